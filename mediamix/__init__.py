@@ -1,0 +1,1 @@
+"""Bayesian Media Mix Modeling on PyMC."""
