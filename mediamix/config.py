@@ -7,11 +7,23 @@ was given and what is allowed, so a typo in a YAML file never silently falls bac
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mediamix.errors import MediamixError
 
@@ -41,16 +53,54 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+def _unwrap(tp: Any) -> Any:
+    """The config model or ``dict[...]`` inside an ``Annotated[...]`` or ``X | None`` type."""
+    if get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    if get_origin(tp) in (Union, types.UnionType):
+        for arg in get_args(tp):
+            inner = _unwrap(arg)
+            if get_origin(inner) is dict or (
+                isinstance(inner, type) and issubclass(inner, BaseModel)
+            ):
+                return inner
+    return tp
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """Field names of the config section that holds the key at ``loc``."""
+    tp: Any = model
+    for part in loc[:-1]:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            tp = None if field is None else field.annotation
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]  # a user-chosen name (a channel, a control): its value type
+        else:
+            return []
+    tp = _unwrap(tp)
+    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def _format_validation_error(err: ValidationError, source: str, model: type[BaseModel]) -> str:
     lines = [f"invalid configuration in {source}:"]
     for item in err.errors():
-        loc = ".".join(str(part) for part in item["loc"]) or "<root>"
+        loc = ".".join(str(part) for part in item["loc"])
         msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see README for the schema)"
+            allowed = _allowed_keys(model, item["loc"])
+            msg = "unknown key"
+            close = difflib.get_close_matches(str(item["loc"][-1]), allowed, n=1)
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+            if allowed:
+                msg += f"; allowed keys here: {', '.join(allowed)}"
         shown = item.get("input")
-        given = "" if item["type"] in ("missing", "extra_forbidden") else f" (got {shown!r})"
-        lines.append(f"  {loc}: {msg}{given}")
+        # a whole section as "input" (a cross-field check) would only repeat the file
+        quiet = item["type"] in ("missing", "extra_forbidden") or isinstance(shown, Mapping)
+        given = "" if quiet else f" (got {shown!r})"
+        lines.append(f"  {loc}: {msg}{given}" if loc else f"  {msg}{given}")
     return "\n".join(lines)
 
 
@@ -111,11 +161,34 @@ def parse_config[M: BaseModel](model: type[M], data: dict[str, Any], source: str
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
+        raise ConfigError(_format_validation_error(exc, source, model)) from None
 
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+def _bool_or_choice(*choices: str) -> BeforeValidator:
+    """Accept ``true``, ``false`` or one of ``choices``, with one error that lists them all.
+
+    Without it, a ``bool | Literal[...]`` field reports one error per union member.
+    """
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or value in choices:
+            return value
+        listed = ", ".join(["true", "false", *(repr(c) for c in choices)])
+        raise ValueError(f"must be one of {listed}")
+
+    return BeforeValidator(check)
+
+
+DecayChoice = Annotated[
+    bool | Literal["geometric", "delayed"], _bool_or_choice("geometric", "delayed")
+]
+SaturationChoice = Annotated[
+    bool | Literal["logistic", "hill"], _bool_or_choice("logistic", "hill")
+]
 
 
 class SignalConfig(StrictModel):
@@ -143,14 +216,19 @@ class ChannelConfig(StrictModel):
     min: NonNegativeFloat
     max: PositiveFloat
     beta: NonNegativeFloat
-    decay: bool | Literal["geometric", "delayed"] = False
+    decay: DecayChoice = False
     alpha: float | None = None
     theta: float | None = None
     l_max: int | None = Field(default=None, ge=1)
-    saturation: bool | Literal["logistic", "hill"] = True
+    saturation: SaturationChoice = True
     mu: PositiveFloat | None = None
     k: PositiveFloat | None = None
     s: PositiveFloat | None = None
+
+    @field_validator("max")
+    @classmethod
+    def _max_above_min(cls, v: float, info: ValidationInfo) -> float:
+        return _check_above_min(v, info)
 
     @field_validator("alpha")
     @classmethod
@@ -175,12 +253,20 @@ class ChannelConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.min >= self.max:
-            raise ValueError(f"min ({self.min:g}) must be less than max ({self.max:g})")
         if self.decay_type is not None and self.alpha is None:
             raise ValueError(f"decay: {self.decay} needs alpha in [0, 1)")
         if self.decay_type == "delayed" and (self.theta is None or self.theta < 0):
             raise ValueError("decay: delayed needs theta >= 0 (the lag of the peak effect)")
+        if (
+            self.decay_type == "delayed"
+            and self.alpha == 0
+            and self.theta is not None
+            and not float(self.theta).is_integer()
+        ):
+            raise ValueError(
+                "decay: delayed with alpha 0 needs a whole-number theta "
+                f"(got theta {self.theta:g}); use alpha in (0, 1) for a fractional peak lag"
+            )
         if self.decay_type != "delayed" and self.theta is not None:
             raise ValueError("theta is only used with decay: delayed")
         if self.saturation_type == "logistic" and self.mu is None:
@@ -227,11 +313,10 @@ class ControlConfig(StrictModel):
     max: float
     coef: float
 
-    @model_validator(mode="after")
-    def _range(self) -> Self:
-        if self.min >= self.max:
-            raise ValueError(f"min ({self.min:g}) must be less than max ({self.max:g})")
-        return self
+    @field_validator("max")
+    @classmethod
+    def _max_above_min(cls, v: float, info: ValidationInfo) -> float:
+        return _check_above_min(v, info)
 
 
 class GeneratorConfig(StrictModel):
@@ -248,15 +333,30 @@ class GeneratorConfig(StrictModel):
     seasonality: SeasonalityConfig = SeasonalityConfig()
     controls: dict[str, ControlConfig] = Field(default_factory=dict)
 
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, v: dt.date, info: ValidationInfo) -> dt.date:
+        start = info.data.get("start_date")
+        if start is not None and v <= start:
+            raise ValueError(f"end_date must be after start_date ({start})")
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.end_date <= self.start_date:
-            raise ValueError(
-                f"end_date ({self.end_date}) must be after start_date ({self.start_date})"
-            )
         step = 7 if self.frequency == "weekly" else 1
         if (self.end_date - self.start_date).days // step + 1 < 2:
-            raise ValueError(f"the date range holds fewer than 2 {self.frequency} periods")
+            raise ValueError(
+                f"start_date ({self.start_date}) to end_date ({self.end_date}) holds fewer "
+                f"than 2 {self.frequency} periods; end_date must be at least {step} day(s) "
+                "after start_date"
+            )
+        for name, ch in self.media.items():
+            window = ch.l_max or self.l_max
+            if ch.theta is not None and ch.theta > window - 1:
+                raise ValueError(
+                    f"media.{name}.theta ({ch.theta:g}) must be in [0, l_max - 1] = "
+                    f"[0, {window - 1}] (l_max is the channel's l_max or the top-level l_max)"
+                )
         names = [*self.media, *self.controls]
         clash = {n for n in names if names.count(n) > 1} | {
             n for n in names if n in (self.outcome.name, "date")
@@ -267,6 +367,14 @@ class GeneratorConfig(StrictModel):
                 f"{sorted(clash)} repeat"
             )
         return self
+
+
+def _check_above_min(value: float, info: ValidationInfo) -> float:
+    """Field validator body: ``max`` must exceed ``min`` (when ``min`` itself was valid)."""
+    low = info.data.get("min")
+    if low is not None and value <= low:
+        raise ValueError(f"max must be greater than min ({low:g})")
+    return value
 
 
 def load_generator_config(path: str | Path) -> GeneratorConfig:

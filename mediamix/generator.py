@@ -13,6 +13,7 @@ against the truth: contributions, ROAS, parameters and the baseline.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import pandas as pd
 from mediamix import transforms
 from mediamix.config import (
     ChannelConfig,
+    ConfigError,
     ControlConfig,
     GeneratorConfig,
     SignalConfig,
@@ -46,6 +48,17 @@ def _rescale(x: FloatArray, low: float, high: float) -> FloatArray:
 def _draw_signal(signal: SignalConfig, n: int, rng: np.random.Generator) -> FloatArray:
     steps = rng.normal(0.0, signal.sigma, size=n)
     return np.abs(np.cumsum(steps)) if signal.base == "walk" else steps
+
+
+def _stream(seed: int, kind: str, name: str) -> np.random.Generator:
+    """An independent random stream for one series, keyed by its kind and name.
+
+    Keying by name rather than position means adding, removing or reordering other series
+    never changes this one's draws.
+    """
+    digest = hashlib.sha256(f"{kind}:{name}".encode()).digest()
+    words = np.frombuffer(digest[:16], dtype="<u4").tolist()
+    return np.random.default_rng(np.random.SeedSequence([seed, *words]))
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,9 @@ class Channel:
     def sample(self, n: int, rng: np.random.Generator) -> FloatArray:
         """Draw ``n`` periods of spend in ``[min, max]``, rounded to cents."""
         raw = _draw_signal(self.config.signal, n, rng)
-        return np.round(_rescale(raw, self.config.min, self.config.max), 2)
+        cents = np.round(_rescale(raw, self.config.min, self.config.max), 2)
+        # rounding may step just outside a range whose ends are not whole cents
+        return np.clip(cents, self.config.min, self.config.max)
 
     def effect(self, spend: npt.ArrayLike, spend_max: float | None = None) -> FloatArray:
         """True effect on the unscaled outcome: ``beta * saturation(adstock(spend / spend_max))``.
@@ -245,21 +260,21 @@ class Generator:
             seed = cfg.seed
         if seed is None:
             seed = int(np.random.default_rng().integers(2**32))
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        seed = int(seed)
         dates = self.dates()
         n = len(dates)
         # one independent stream per series, so adding a channel leaves the others unchanged
-        names = [c.name for c in self.channels] + [*cfg.controls] + ["__noise__"]
-        streams = {
-            name: np.random.default_rng(np.random.SeedSequence([seed, i]))
-            for i, name in enumerate(names)
+        spend = {ch.name: ch.sample(n, _stream(seed, "media", ch.name)) for ch in self.channels}
+        effects = {ch.name: ch.effect(spend[ch.name]) for ch in self.channels}
+        controls = {
+            name: _sample_control(c, n, _stream(seed, "control", name))
+            for name, c in cfg.controls.items()
         }
 
-        spend = {ch.name: ch.sample(n, streams[ch.name]) for ch in self.channels}
-        effects = {ch.name: ch.effect(spend[ch.name]) for ch in self.channels}
-        controls = {name: _sample_control(c, n, streams[name]) for name, c in cfg.controls.items()}
-
         years = np.asarray((dates - dates[0]).days, dtype=np.float64) / _DAYS_PER_YEAR
-        year_frac = np.asarray(dates.dayofyear - 1, dtype=np.float64) / _DAYS_PER_YEAR
+        year_frac = np.asarray(dates.day_of_year - 1, dtype=np.float64) / _DAYS_PER_YEAR
         components = pd.DataFrame(
             {
                 "intercept": np.full(n, cfg.outcome.intercept),
@@ -270,7 +285,7 @@ class Generator:
             },
             index=dates,
         )
-        noise = streams["__noise__"].normal(0.0, cfg.outcome.sigma, size=n)
+        noise = _stream(seed, "noise", cfg.outcome.name).normal(0.0, cfg.outcome.sigma, size=n)
         scale = cfg.outcome.scale
 
         effect_sum = np.sum(list(effects.values()), axis=0)

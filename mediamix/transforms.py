@@ -63,8 +63,11 @@ def _as_numeric_array(value: ArrayLike, name: str) -> FloatArray:
 
 def _as_tensor(value: Any, name: str) -> Any:
     if isinstance(value, Variable):
-        if value.type.dtype[:5] not in ("float", "int8", "int16", "int32", "int64", "uint8"):
-            raise TransformInputError(f"{name} must be a real-valued tensor, got {value.type}")
+        # the same kinds the numpy backend accepts: bool, signed and unsigned int, float
+        if np.dtype(value.type.dtype).kind not in "biuf":
+            raise TransformInputError(
+                f"{name} must be a real-valued tensor (int or float), got {value.type}"
+            )
         return value
     return pt.as_tensor_variable(_as_numeric_array(value, name))
 
@@ -251,6 +254,12 @@ def delayed_adstock(x: Any, alpha: Any, theta: Any, l_max: int = 12, normalize: 
         _check_range(theta, "theta", 0.0, float(l_max - 1))
     lags = _lag_axis(alpha if alpha.ndim >= theta.ndim else theta, l_max, xp)
     weights = alpha ** ((lags - theta) ** 2)
+    if xp is np and normalize and np.any(weights.sum(axis=0) == 0):
+        # alpha = 0 puts all weight on lag theta, which exists only for a whole-number theta
+        raise TransformInputError(
+            f"alpha = 0 needs a whole-number theta (the lag that gets all the weight), "
+            f"got alpha={alpha}, theta={theta}"
+        )
     return _convolve(x, weights, l_max, normalize, xp)
 
 
