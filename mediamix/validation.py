@@ -1,0 +1,200 @@
+"""Checks on a modeling frame before any sampling starts.
+
+Every failure raises :class:`DataValidationError` naming the column, example rows and what is
+allowed, so a bad table is rejected in milliseconds rather than after a minute of sampling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from mediamix.errors import MediamixError
+
+__all__ = ["DATE_DTYPE", "DataValidationError", "infer_frequency", "validate_frame"]
+
+#: dtype of the ``date`` column in every validated frame
+DATE_DTYPE: Literal["datetime64[us]"] = "datetime64[us]"
+
+_FREQUENCIES = {1: "daily", 7: "weekly"}
+
+
+class DataValidationError(MediamixError):
+    """A modeling frame that the model cannot use as it is."""
+
+
+def _rows(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
+    idx = np.flatnonzero(np.asarray(mask))
+    shown = ", ".join(str(i) for i in idx[:limit])
+    more = f" (and {len(idx) - limit} more)" if len(idx) > limit else ""
+    return f"rows {shown}{more}"
+
+
+def _parse_dates(frame: pd.DataFrame) -> pd.Series:
+    if "date" not in frame.columns:
+        raise DataValidationError(
+            f"no 'date' column; columns are {list(frame.columns)}. "
+            "The modeling frame needs one row per period with a 'date' column"
+        )
+    raw = frame["date"]
+    dates = pd.to_datetime(raw, errors="coerce")
+    bad = dates.isna()
+    if bad.any():
+        example = raw[bad].iloc[0]
+        raise DataValidationError(
+            f"column 'date': {_rows(bad)} cannot be parsed as dates (e.g. {example!r}); "
+            "use ISO dates such as 2021-03-01"
+        )
+    return dates
+
+
+def infer_frequency(dates: pd.Series) -> str:
+    """Return ``daily`` or ``weekly`` for an evenly spaced, sorted date column.
+
+    Parameters
+    ----------
+    dates : pandas.Series
+        Parsed, sorted, unique dates.
+
+    Returns
+    -------
+    str
+        ``daily`` or ``weekly``.
+
+    Raises
+    ------
+    DataValidationError
+        If the spacing is neither 1 nor 7 days, or the grid has gaps.
+    """
+    steps = dates.diff().dt.days.iloc[1:]
+    step = int(steps.mode().iloc[0])
+    if step not in _FREQUENCIES:
+        raise DataValidationError(
+            f"column 'date': periods are {step} days apart; allowed spacings are "
+            "1 day (daily) or 7 days (weekly)"
+        )
+    off = (steps != step).to_numpy()
+    if off.any():
+        i = int(np.flatnonzero(off)[0]) + 1
+        raise DataValidationError(
+            f"column 'date': the {_FREQUENCIES[step]} grid has gaps or uneven steps at "
+            f"{_rows(np.r_[False, off])} (e.g. {dates.iloc[i - 1].date()} -> "
+            f"{dates.iloc[i].date()}); fill missing periods (zero spend is 0, not a gap)"
+        )
+    return _FREQUENCIES[step]
+
+
+def _check_numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    unparseable = values.isna() & frame[column].notna()
+    if unparseable.any():
+        example = frame[column][unparseable].iloc[0]
+        raise DataValidationError(
+            f"{role} column {column!r}: {_rows(unparseable)} are not numbers (e.g. {example!r})"
+        )
+    arr = values.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise DataValidationError(
+            f"{role} column {column!r}: {_rows(bad)} are NaN or infinite; "
+            "every period needs a finite value"
+        )
+    return arr
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    *,
+    channels: Sequence[str],
+    outcome: str,
+    controls: Sequence[str] = (),
+    index_variables: Sequence[str] = (),
+    min_rows: int = 1,
+) -> pd.DataFrame:
+    """Validate a modeling frame and return it typed, with ``date`` as datetime.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per period: ``date``, one spend column per channel, controls, the outcome.
+    channels, controls, index_variables : sequence of str
+        Expected column names.
+    outcome : str
+        The outcome column.
+    min_rows : int
+        Fewest rows the model can use (lags, seasonality and parameters need data).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The frame with parsed dates and float columns, in the expected column order.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the first problem found: the column, example rows and what is allowed.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataValidationError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    dates = _parse_dates(frame)
+    expected = ["date", *channels, *controls, *index_variables, outcome]
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"missing columns {missing}; the config expects {expected[1:]} besides 'date'"
+        )
+    extra = [c for c in frame.columns if c not in expected]
+    if extra:
+        raise DataValidationError(
+            f"unexpected columns {extra}: list them in the config as channels, controls or "
+            "index_variables, or drop them"
+        )
+    dup = dates.duplicated(keep=False)
+    if dup.any():
+        raise DataValidationError(
+            f"column 'date': {_rows(dup)} repeat a date ({dates[dup].iloc[0].date()}); "
+            "the modeling frame needs one row per period"
+        )
+    unsorted = (dates.diff().dt.days < 0).to_numpy()
+    if unsorted.any():
+        raise DataValidationError(
+            f"column 'date': dates are not in increasing order at {_rows(unsorted)}; "
+            "sort the frame by date"
+        )
+    if len(frame) < max(min_rows, 3):
+        raise DataValidationError(
+            f"{len(frame)} rows is too few: this model needs at least {max(min_rows, 3)} "
+            "periods for its lags, seasonality and parameters"
+        )
+    infer_frequency(dates)
+    out = pd.DataFrame({"date": dates.astype(DATE_DTYPE).to_numpy()})
+    for c in channels:
+        spend = _check_numeric(frame, c, "spend")
+        negative = spend < 0
+        if negative.any():
+            raise DataValidationError(
+                f"spend column {c!r}: {_rows(negative)} are negative (e.g. {spend[negative][0]}); "
+                "spend must be >= 0"
+            )
+        if not spend.any():
+            raise DataValidationError(
+                f"spend column {c!r} is zero in every period: its effect cannot be estimated; "
+                "drop the channel from the config"
+            )
+        out[c] = spend
+    for c in controls:
+        out[c] = _check_numeric(frame, c, "control")
+    for c in index_variables:
+        if frame[c].isna().any():
+            raise DataValidationError(f"index column {c!r}: {_rows(frame[c].isna())} are missing")
+        out[c] = frame[c].astype(str).to_numpy()
+    y = _check_numeric(frame, outcome, "outcome")
+    if np.ptp(y) == 0:
+        raise DataValidationError(
+            f"outcome column {outcome!r} is constant ({y[0]}); there is nothing to explain"
+        )
+    out[outcome] = y
+    return out
