@@ -26,6 +26,7 @@ import xarray as xr
 from mediamix.errors import MediamixError
 from mediamix.model import ModelData, Scalers, build_model, channel_parameters, prepare_data
 from mediamix.model_config import ModelConfig
+from mediamix.samplers import sample_posterior
 from mediamix.validation import DATE_DTYPE
 
 __all__ = [
@@ -95,6 +96,7 @@ class FitResult:
     config: ModelConfig
     scalers: Scalers
     timings: dict[str, float]
+    _diagnostics: Diagnostics | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def channels(self) -> list[str]:
@@ -115,8 +117,10 @@ class FitResult:
         return build_model(self.model_data(), self.config)
 
     def diagnostics(self) -> Diagnostics:
-        """Compute the diagnostics (see :data:`THRESHOLDS`)."""
-        return compute_diagnostics(self)
+        """The diagnostics (see :data:`THRESHOLDS`), computed once (LOO takes a moment)."""
+        if self._diagnostics is None:
+            self._diagnostics = compute_diagnostics(self)
+        return self._diagnostics
 
     def summary(self) -> dict[str, Any]:
         """The ``summary.json`` content: per-channel ROAS, shares, parameters; diagnostics."""
@@ -203,32 +207,6 @@ def load_fit(path: str | Path) -> FitResult:
     return FitResult(tree, frame, config, scalers, timings)
 
 
-def _sample(model: pm.Model, config: ModelConfig, progress: bool) -> Any:
-    s = config.sampler
-    if s.sampler == "advi":
-        with model:
-            approx = pm.fit(
-                n=s.advi_iterations,
-                method="advi",
-                random_seed=s.seed,
-                progressbar=progress,
-                callbacks=[pm.callbacks.CheckParametersConvergence(diff="relative")],
-            )
-            return approx.sample(draws=s.draws * s.chains, random_seed=s.seed)
-    with model:
-        return pm.sample(
-            draws=s.draws,
-            tune=s.tune,
-            chains=s.chains,
-            cores=s.cores,
-            target_accept=s.target_accept,
-            random_seed=s.seed,
-            nuts_sampler=s.sampler,
-            progressbar=progress,
-            compute_convergence_checks=False,
-        )
-
-
 def fit(frame: pd.DataFrame, config: ModelConfig, *, progress: bool = False) -> FitResult:
     """Validate, build, sample and post-process one media mix model.
 
@@ -258,7 +236,7 @@ def fit(frame: pd.DataFrame, config: ModelConfig, *, progress: bool = False) -> 
     model = build_model(md, config)
     t1 = time.perf_counter()
     log.info("sampling with %s", config.sampler.sampler)
-    idata = _sample(model, config, progress)
+    idata = sample_posterior(model, config.sampler, progress=progress)
     t2 = time.perf_counter()
     with model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)

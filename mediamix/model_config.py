@@ -24,6 +24,7 @@ __all__ = [
     "ModelConfig",
     "PriorConfig",
     "SamplerConfig",
+    "TrackingConfig",
     "load_model_config",
 ]
 
@@ -176,9 +177,14 @@ class TrendModelConfig(StrictModel):
 
 
 class SamplerConfig(StrictModel):
-    """Inference settings. ``sampler``: ``nutpie``, ``pymc``, ``numpyro`` or ``advi``."""
+    """Inference settings.
 
-    sampler: Literal["nutpie", "pymc", "numpyro", "advi"] = "nutpie"
+    ``sampler``: ``nutpie`` (default; nutpie's NUTS on PyTensor's cached numba log-density),
+    ``nutpie-native`` (nutpie's own compilation), ``pymc``, ``numpyro`` (``jax`` extra) or
+    ``advi`` (approximate).
+    """
+
+    sampler: Literal["nutpie", "nutpie-native", "pymc", "numpyro", "advi"] = "nutpie"
     draws: int = Field(default=1000, ge=1)
     tune: int = Field(default=1000, ge=0)
     chains: int = Field(default=4, ge=1)
@@ -186,6 +192,13 @@ class SamplerConfig(StrictModel):
     target_accept: float = Field(default=0.9, gt=0, lt=1)
     seed: int | None = Field(default=1, ge=0)
     advi_iterations: int = Field(default=30_000, ge=100)
+
+
+class TrackingConfig(StrictModel):
+    """Where MLflow records fits: experiment name and the registered model's name (optional)."""
+
+    experiment: str | None = Field(default=None, min_length=1)
+    registered_model: str | None = Field(default=None, min_length=1)
 
 
 class ModelConfig(StrictModel):
@@ -200,6 +213,7 @@ class ModelConfig(StrictModel):
     seasonality: SeasonalityModelConfig = SeasonalityModelConfig()
     trend: TrendModelConfig = TrendModelConfig()
     sampler: SamplerConfig = SamplerConfig()
+    tracking: TrackingConfig = TrackingConfig()
     hdi_prob: float = Field(default=0.94, gt=0, lt=1)
 
     @model_validator(mode="before")
