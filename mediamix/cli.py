@@ -10,8 +10,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mediamix.errors import MediamixError
+
+if TYPE_CHECKING:
+    from mediamix.tracking import TrackedRun
 
 __all__ = ["build_parser", "main"]
 
@@ -33,7 +37,235 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"wrote ground truth to {args.truth}")
     for name, roas in result.truth.roas.items():
         print(f"  true ROAS {name:<12} {roas:8.3f}")
+    if args.ingest:
+        from mediamix.medallion import ingest_synthetic
+
+        report = ingest_synthetic(
+            result, catalog=args.catalog, schema=args.schema, lakehouse=args.lakehouse
+        )
+        print(report.format())
     return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import contextlib
+    import json
+    import warnings
+
+    from mediamix.fit import ConvergenceWarning, fit
+    from mediamix.lake import load_modeling_frame
+    from mediamix.model_config import load_model_config
+    from mediamix.tracking import describe_data_source, tracked_run
+
+    config = load_model_config(args.config).with_sampler(
+        sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed
+    )
+    source = {} if args.no_tracking else describe_data_source(args.data, lakehouse=args.lakehouse)
+    version = int(source["version"]) if source.get("version") else None  # the version tracked
+    frame = load_modeling_frame(args.data, version=version, lakehouse=args.lakehouse)
+    s = config.sampler
+    print(
+        f"fitting {len(config.channels)} channels on {len(frame)} periods with {s.sampler} "
+        f"({s.chains} chains x {s.tune} tune + {s.draws} draws)",
+        file=sys.stderr,
+    )
+    tracking: contextlib.AbstractContextManager[TrackedRun | None] = (
+        contextlib.nullcontext()
+        if args.no_tracking
+        else tracked_run(
+            config, data_source=source, experiment=args.experiment, tracking_uri=args.tracking_uri
+        )
+    )
+    run: TrackedRun | None = None
+    try:
+        with tracking as run:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # reported below instead
+                result = fit(frame, config, progress=args.progress or sys.stderr.isatty())
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            fit_path = result.save(out / "fit.nc")
+            summary = result.summary()
+            summary["mlflow_run_id"] = None if run is None else run.run_id
+            (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            if run is not None:
+                run.log_fit(
+                    result, register_as=args.register_as, fit_path=fit_path, summary=summary
+                )
+    except BaseException:
+        if run is not None:
+            print(f"MLflow run {run.run_id} ended {run.status}; {run.ui_command}", file=sys.stderr)
+        raise
+    print(f"wrote {out / 'summary.json'} and {fit_path}")
+    _print_fit(summary, run)
+    return 0
+
+
+def _print_fit(summary: dict[str, Any], run: TrackedRun | None) -> None:
+    diag = summary["diagnostics"]
+    for name, ch in summary["channels"].items():
+        r = ch["roas"]
+        print(f"  ROAS {name:<12} {r['mean']:8.3f}  [{r['hdi_low']:.3f}, {r['hdi_high']:.3f}]")
+    print(
+        f"  R2 {diag['r2']:.3f}  MAPE {diag['mape']:.2f}%  max R-hat {diag['r_hat_max']:.3f}  "
+        f"min ESS {diag['ess_bulk_min']:.0f}  divergences {diag['divergences']}  "
+        f"{diag['fit_seconds']:.1f} s"
+    )
+    if run is not None:
+        print(f"MLflow run {run.run_id} (experiment {run.target.experiment})")
+        print(f"  view it: {run.ui_command}")
+        print(f"  model:   {run.model_uri}")
+        if run.registered_model:
+            print(f"  registered as {run.registered_model}")
+    if not diag["converged"]:
+        print("WARNING: the fit did NOT converge: " + "; ".join(diag["problems"]), file=sys.stderr)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from mediamix.medallion import DataQualityError, ingest
+
+    channels = [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels else None
+    try:
+        report = ingest(
+            args.spend,
+            args.outcome,
+            args.controls,
+            channels=channels,
+            frequency=args.frequency,
+            allow_rejects=args.allow_rejects,
+            catalog=args.catalog,
+            schema=args.schema,
+            lakehouse=args.lakehouse,
+        )
+    except DataQualityError as exc:
+        if exc.report is not None and exc.report.writes:
+            print(exc.report.format(issues=False))  # what was written before the failure
+        raise
+    print(report.format())
+    return 0
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from mediamix.lake import TableName, describe_table, list_tables, table_history
+
+    if args.name:
+        name = TableName.parse(args.name, catalog=args.catalog, schema=args.schema)
+        info = describe_table(name, lakehouse=args.lakehouse)
+        print(f"{info.name}  version {info.version}  {info.rows} rows  ({info.backend})")
+        print(f"location: {info.location}")
+        for col, kind in info.columns:
+            print(f"  {col:<24} {kind}")
+        for entry in table_history(name, lakehouse=args.lakehouse):
+            when = entry.timestamp.isoformat(timespec="seconds") if entry.timestamp else "-"
+            print(f"  version {entry.version:<4} {when}  {entry.operation}")
+        return 0
+    infos = list_tables(catalog=args.catalog, schema=args.schema, lakehouse=args.lakehouse)
+    if not infos:
+        print("no tables found")
+        return 0
+    width = max(len(str(i.name)) for i in infos)
+    print(f"{'table':<{width}}  {'version':>7}  {'rows':>8}  columns")
+    for i in infos:
+        version = "-" if i.version is None else str(i.version)
+        print(f"{i.name!s:<{width}}  {version:>7}  {i.rows:>8}  {len(i.columns)}")
+    return 0
+
+
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    import json
+
+    from mediamix.fit import load_fit
+    from mediamix.optimize import check_budget, optimize_budget, parse_bounds
+
+    # bad input is reported before the fit is read or anything is compiled
+    budget = check_budget(args.budget)
+    bounds = parse_bounds(args.bounds or [])
+    window = None
+    if args.window:
+        start, colon, end = args.window.partition(":")
+        if not colon:
+            raise MediamixError(f"--window {args.window!r}: expected START:END, e.g. 2022-01-01:")
+        window = (start.strip() or None, end.strip() or None)
+    fit_path = Path(args.fit)
+    result = load_fit(fit_path / "fit.nc" if fit_path.is_dir() else fit_path)
+    allocation = optimize_budget(
+        result,
+        budget,
+        bounds=bounds,
+        objective=args.objective,
+        risk_aversion=args.risk_aversion,
+        window=window,
+    )
+    table = allocation.table()
+    print(f"{'channel':<16} {'current':>14} {'allocation':>14} {'min':>14} {'max':>14}")
+    for ch, row in table.iterrows():
+        print(
+            f"{ch!s:<16} {row['current_spend']:>14,.2f} {row['plan_spend']:>14,.2f} "
+            f"{row['min']:>14,.2f} {row['max']:>14,.2f}"
+        )
+    prob = allocation.comparison.hdi_prob
+    for label, iv in (
+        ("expected outcome", allocation.expected_outcome),
+        ("current outcome", allocation.current_outcome),
+        ("lift", allocation.lift),
+    ):
+        print(
+            f"  {label:<17} {iv.mean:>14,.2f}  "
+            f"{prob:.0%} HDI [{iv.hdi_low:,.2f}, {iv.hdi_high:,.2f}]"
+        )
+    print(f"  P(lift > 0)       {allocation.p_lift_positive:.3f}")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(allocation.to_dict(), indent=2) + "\n")
+        tmp.replace(out)
+        print(f"wrote {out}")
+    return 0
+
+
+def _add_optimize_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    opt = sub.add_parser(
+        "optimize", help="allocate a budget per period across channels over the posterior"
+    )
+    opt.add_argument("--fit", required=True, help="directory written by `mediamix fit` (or fit.nc)")
+    opt.add_argument("--budget", required=True, help="total spend per period (per week if weekly)")
+    opt.add_argument(
+        "--bounds",
+        nargs="+",
+        action="extend",
+        metavar="CHANNEL=MIN:MAX",
+        help="per-channel bounds per period: amounts (tv=1000:5000), changes relative to "
+        "current spend (tv=-30%%:+30%%), an empty side for none (tv=:5000); * = every other "
+        "channel",
+    )
+    opt.add_argument("--objective", choices=["mean", "risk-aware"], default="mean")
+    opt.add_argument(
+        "--risk-aversion",
+        type=float,
+        default=1.0,
+        help="k in mean - k * sd for --objective risk-aware (default 1)",
+    )
+    opt.add_argument(
+        "--window", default=None, help="START:END dates that define current spend (default: all)"
+    )
+    opt.add_argument("--out", default=None, help="allocation.json to write")
+    opt.set_defaults(handler=_cmd_optimize)
+
+
+def _add_lake_args(p: argparse.ArgumentParser, listing: bool = False) -> None:
+    p.add_argument(
+        "--lakehouse",
+        default=None,
+        help="local lakehouse root (default: $MEDIAMIX_LAKEHOUSE, else ./lakehouse; "
+        "on Databricks the metastore)",
+    )
+    if listing:
+        p.add_argument("--catalog", default=None, help="catalog to list (default: all)")
+        p.add_argument("--schema", default=None, help="schema to list (default: all)")
+    else:
+        p.add_argument("--catalog", default=None, help="catalog (default: main)")
+        p.add_argument("--schema", default=None, help="schema (default: mediamix)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +278,64 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     gen.add_argument("--out", required=True, help="CSV file to write")
     gen.add_argument("--truth", default=None, help="JSON file for the ground truth")
+    gen.add_argument(
+        "--ingest", action="store_true", help="also write it through bronze -> silver -> gold"
+    )
+    _add_lake_args(gen)
     gen.set_defaults(handler=_cmd_generate)
+
+    ing = sub.add_parser("ingest", help="load raw feeds through bronze -> silver -> gold")
+    ing.add_argument("--spend", required=True, help="long spend CSV (date,channel,spend) or table")
+    ing.add_argument("--outcome", required=True, help="outcome CSV (date,<outcome>) or table")
+    ing.add_argument("--controls", default=None, help="wide controls CSV (date,<control...>)")
+    ing.add_argument("--channels", default=None, help="expected channels, comma-separated")
+    ing.add_argument("--frequency", choices=["weekly", "daily"], default="weekly")
+    ing.add_argument(
+        "--allow-rejects",
+        action="store_true",
+        help="build silver and gold from the rows that passed (rejects stay in quarantine)",
+    )
+    _add_lake_args(ing)
+    ing.set_defaults(handler=_cmd_ingest)
+
+    tab = sub.add_parser("tables", help="list tables with versions, or describe one")
+    tab.add_argument("name", nargs="?", default=None, help="a table to describe with history")
+    _add_lake_args(tab, listing=True)
+    tab.set_defaults(handler=_cmd_tables)
+
+    fit = sub.add_parser("fit", help="fit the Bayesian MMM and write summary.json + fit.nc")
+    fit.add_argument("--data", required=True, help="CSV file or gold table name")
+    fit.add_argument("--config", required=True, help="model YAML config")
+    fit.add_argument("--out", required=True, help="output directory")
+    fit.add_argument(
+        "--sampler", choices=["nutpie", "nutpie-native", "pymc", "numpyro", "advi"], default=None
+    )
+    fit.add_argument("--draws", type=int, default=None)
+    fit.add_argument("--tune", type=int, default=None)
+    fit.add_argument("--chains", type=int, default=None)
+    fit.add_argument("--seed", type=int, default=None)
+    fit.add_argument("--lakehouse", default=None, help="local lakehouse root for table names")
+    fit.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
+    fit.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
+        "the working directory; the workspace on Databricks)",
+    )
+    fit.add_argument(
+        "--experiment",
+        default=None,
+        help="MLflow experiment (default: the config's tracking.experiment, else mediamix)",
+    )
+    fit.add_argument(
+        "--register-as",
+        default=None,
+        metavar="NAME",
+        help="register the model as NAME (catalog.schema.NAME in Unity Catalog on Databricks)",
+    )
+    fit.add_argument("--no-tracking", action="store_true", help="do not record the fit in MLflow")
+    fit.set_defaults(handler=_cmd_fit)
+    _add_optimize_parser(sub)
     return parser
 
 

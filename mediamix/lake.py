@@ -493,7 +493,8 @@ def load_modeling_frame(
     Returns
     -------
     pandas.DataFrame
-        Sorted by ``date`` (``datetime64[us]``), index ``0..n-1``.
+        ``date`` as ``datetime64[us]``, index ``0..n-1``; a table's rows are sorted by date, a
+        file's keep their order (so the model's checks can report unsorted dates).
 
     Raises
     ------
@@ -513,4 +514,7 @@ def load_modeling_frame(
         df["date"] = pd.to_datetime(df["date"], format="ISO8601").astype(DATE_DTYPE)
     except (ValueError, TypeError) as exc:
         raise LakeError(f"{source}: column 'date' holds values that are not dates: {exc}") from None
-    return df.sort_values("date", kind="stable").reset_index(drop=True)
+    if looks_like_table_name(source):
+        # a table has no row order; a file's order is the user's and is validated, not fixed
+        df = df.sort_values("date", kind="stable")
+    return df.reset_index(drop=True)

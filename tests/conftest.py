@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,3 +29,12 @@ def basic_config_path(repo_root: Path) -> Path:
     path = repo_root / "config" / "generator" / "basic_config.yaml"
     assert path.is_file(), path
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """MLflow runs that tests make without naming a store go to a temporary one, never ./"""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        yield uri

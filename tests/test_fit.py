@@ -93,7 +93,9 @@ def test_load_fit_rejects_other_files(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_unconverged_fit_says_so(synthetic: SyntheticData) -> None:
-    cfg = load_model_config(MODEL_CONFIG).with_sampler(sampler="pymc", draws=15, tune=15, chains=2)
+    cfg = load_model_config(MODEL_CONFIG).with_sampler(
+        sampler="nutpie", draws=15, tune=15, chains=2
+    )
     with pytest.warns(ConvergenceWarning, match="did NOT converge"):
         result = fit(synthetic.data, cfg)
     diag = result.diagnostics()
@@ -117,7 +119,7 @@ def test_cli_fit_writes_summary_and_fit(
         "--out",
         str(out),
         "--sampler",
-        "pymc",
+        "nutpie",
         "--draws",
         "100",
         "--tune",
@@ -126,9 +128,9 @@ def test_cli_fit_writes_summary_and_fit(
         "2",
         "--seed",
         "3",
+        "--no-tracking",
     ]
-    with pytest.warns(ConvergenceWarning):  # so few draws cannot meet the ESS threshold
-        assert main(args) == 0
+    assert main(args) == 0  # so few draws miss the ESS threshold: reported, not raised
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) >= {"hdi_prob", "channels", "diagnostics"}
     adwords = summary["channels"]["adwords"]
