@@ -17,6 +17,7 @@ mean-field variational approximation.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,12 +37,18 @@ def _fast_nutpie_model(model: pm.Model) -> Any:
     from nutpie.compiled_pyfunc import from_pyfunc
     from pymc.initial_point import make_initial_point_fn
 
-    point_fn = make_initial_point_fn(
+    unlocked = make_initial_point_fn(
         model=model,
         return_transformed=True,
         jitter_rvs=set(model.free_RVs),
         default_strategy="support_point",
     )
+    lock = threading.Lock()
+
+    def point_fn(*args: Any, **kwargs: Any) -> Any:
+        # nutpie starts every chain in its own thread; PyMC's function is not thread-safe
+        with lock:
+            return unlocked(*args, **kwargs)
     n_dim, _, logp_pt, expand_pt, initial_point, shape_info, renamed = _make_functions(
         model,
         mode="NUMBA",

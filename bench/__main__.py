@@ -1,0 +1,141 @@
+"""``python -m bench``: the speed study (``make bench``) or the recovery study (``make recovery``).
+
+Examples
+--------
+Full speed study (rewrites ``docs/benchmarks.md`` and ``docs/benchmarks.json``)::
+
+    .venv/bin/python -m bench --study speed
+
+A quick smoke run of one dataset, written elsewhere::
+
+    .venv/bin/python -m bench --datasets a --draws 100 --tune 100 --doc /tmp/b.md --json /tmp/b.json
+
+Recovery study, 20 seeds of datasets (a) and (b)::
+
+    .venv/bin/python -m bench --study recovery
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.datasets import DATASETS, REPO_ROOT, FitSettings
+from bench.machine import describe
+from bench.report import render_recovery, render_speed
+
+DEFAULT_DATASETS = {"speed": "a,b,c", "recovery": "a,b"}
+DEFAULT_OUTPUT = {"speed": "docs/benchmarks", "recovery": "docs/recovery"}
+
+
+def _names(text: str, allowed: list[str], what: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise SystemExit(f"--{what}: unknown {unknown}; choose from {', '.join(allowed)}")
+    return names
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p.add_argument("--study", choices=["speed", "recovery"], default="speed")
+    p.add_argument("--datasets", help="comma-separated keys (speed: a,b,c; recovery: a,b)")
+    p.add_argument("--libraries", default="mediamix,pymc-marketing", help="speed study only")
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=1, help="the samplers' seed")
+    p.add_argument("--no-warm", action="store_true", help="skip the warm-cache repeat")
+    p.add_argument(
+        "--priors",
+        choices=["matched", "default"],
+        default="matched",
+        help="PyMC-Marketing with mediamix's priors (matched) or its own (default)",
+    )
+    p.add_argument("--timeout", type=float, help="seconds before one fit is abandoned")
+    p.add_argument("--seeds", type=int, default=20, help="recovery: number of data seeds")
+    p.add_argument("--first-seed", type=int, default=1, help="recovery: the first data seed")
+    p.add_argument("--bench-python", default=".venv-bench/bin/python", help="PyMC-Marketing's")
+    p.add_argument("--work-dir", default="out/bench", help="scratch space (data, caches, logs)")
+    p.add_argument("--doc", help="markdown output (default docs/benchmarks.md or recovery.md)")
+    p.add_argument("--json", help="raw results (default docs/benchmarks.json or recovery.json)")
+    return p.parse_args(argv)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _write(
+    results: dict[str, Any],
+    render: Callable[[dict[str, Any], str, str], str],
+    command: str,
+    doc: Path,
+    raw: Path,
+) -> None:
+    for path in (doc, raw):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    doc.write_text(render(results, command, _shown(raw)))
+    print(f"wrote {_shown(doc)} and {_shown(raw)}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen study and write its report."""
+    args = parse_args(argv)
+    datasets = _names(args.datasets or DEFAULT_DATASETS[args.study], list(DATASETS), "datasets")
+    settings = FitSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
+    stem = DEFAULT_OUTPUT[args.study]
+    doc = REPO_ROOT / (args.doc or f"{stem}.md")
+    raw = REPO_ROOT / (args.json or f"{stem}.json")
+    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    envs: dict[str, str | Path] = {"mediamix": sys.executable}
+    if args.study == "speed":
+        from bench.harness import RUNNERS, speed_study
+
+        libraries = _names(args.libraries, list(RUNNERS), "libraries")
+        pythons: dict[str, str | Path] = {
+            "mediamix": sys.executable,
+            "pymc-marketing": REPO_ROOT / args.bench_python,
+        }
+        if "pymc-marketing" in libraries:
+            if not Path(pythons["pymc-marketing"]).exists():
+                raise SystemExit(
+                    f"no PyMC-Marketing environment at {args.bench_python}: run `make bench-env` "
+                    "(or `make bench`, which builds it), or pass --bench-python"
+                )
+            envs["pymc-marketing"] = pythons["pymc-marketing"]
+        machine = describe(envs)
+        results = speed_study(
+            datasets,
+            libraries,
+            settings,
+            REPO_ROOT / args.work_dir / "speed",
+            pythons,
+            warm=not args.no_warm,
+            prior_mode=args.priors,
+            timeout=args.timeout,
+        )
+        results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+        _write(results, render_speed, command, doc, raw)
+        return 0 if all(r["ok"] for r in results["runs"]) else 1
+    from bench.recovery import recovery_study
+
+    machine = describe(envs)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    results = recovery_study(datasets, seeds, settings, REPO_ROOT / args.work_dir / "recovery")
+    results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+    _write(results, render_recovery, command, doc, raw)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""The speed-and-accuracy study: each dataset fitted by each library, cold and warm.
+
+Every fit runs in a fresh subprocess of its library's environment, so its end-to-end time
+includes the interpreter's start, imports, model building and compilation. PyTensor keeps
+compiled code on disk; a **cold** fit points ``base_compiledir`` (and numba's cache) at an empty
+directory, and the **warm** fit that follows reuses what the cold one left there. Fits run one
+after another, never side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench.datasets import DATASETS, REPO_ROOT, FitSettings, write_inputs
+
+#: Library -> the runner module that fits with it.
+RUNNERS = {"mediamix": "bench.run_mediamix", "pymc-marketing": "bench.run_pymc_marketing"}
+PHASES = ("cold", "warm")
+
+
+def cache_env(cache_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment variables that send PyTensor's and numba's caches to ``cache_dir``."""
+    env = dict(os.environ if base is None else base)
+    flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f]
+    flags = [f for f in flags if not f.startswith("base_compiledir=")]
+    env["PYTENSOR_FLAGS"] = ",".join([*flags, f"base_compiledir={cache_dir / 'pytensor'}"])
+    env["NUMBA_CACHE_DIR"] = str(cache_dir / "numba")
+    return env
+
+
+def run_fit(
+    python: str | Path,
+    library: str,
+    spec_path: Path,
+    out_dir: Path,
+    env: dict[str, str],
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Run one fit in a subprocess and return its result.
+
+    Parameters
+    ----------
+    python : str or Path
+        The interpreter of the library's environment.
+    library : str
+        A key of :data:`RUNNERS`.
+    spec_path : Path
+        The runner's JSON spec.
+    out_dir : Path
+        Where the result JSON and the log go (``<stem>.json``, ``<stem>.log``).
+    env : dict
+        The subprocess's environment (see :func:`cache_env`).
+    timeout : float, optional
+        Seconds before the fit is abandoned.
+
+    Returns
+    -------
+    dict
+        The runner's result plus ``ok``, ``end_to_end_s`` (process start to the end of the
+        library's fit call), ``process_wall_s`` and ``log``; ``ok: False`` and ``error`` when
+        the run failed.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out, log = out_dir / "result.json", out_dir / "run.log"
+    out.unlink(missing_ok=True)
+    cmd = [str(python), "-m", RUNNERS[library], str(spec_path), str(out)]
+    start = time.time()
+    try:
+        with log.open("w") as fh:
+            proc = subprocess.run(
+                cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout
+            )
+        error = None if proc.returncode == 0 else f"exit code {proc.returncode}"
+    except subprocess.TimeoutExpired:
+        error = f"timed out after {timeout:g} s"
+    wall = time.time() - start
+    base = {"library": library, "process_wall_s": wall, "log": str(log)}
+    if error is None and not out.is_file():
+        error = "the runner wrote no result"
+    if error is not None:
+        return {**base, "ok": False, "error": f"{error}; see {log}"}
+    result: dict[str, Any] = json.loads(out.read_text())
+    return {**result, **base, "ok": True, "end_to_end_s": result["fit_done_epoch"] - start}
+
+
+def _one_line(rec: dict[str, Any]) -> str:
+    head = f"  {rec['dataset']} {rec['library']:<15} {rec['cache']:<5}"
+    if not rec["ok"]:
+        return f"{head} FAILED: {rec['error']}"
+    return (
+        f"{head} end-to-end {rec['end_to_end_s']:6.1f} s  sampling {rec['sampling_s']:6.1f} s  "
+        f"min ESS {rec['ess_bulk_min_channel']:6.0f}  R-hat {rec['r_hat_max']:.3f}  "
+        f"div {rec['divergences']}  ROAS err {100 * rec['roas']['rel_error_mean']:.1f}%"
+    )
+
+
+def speed_study(
+    datasets: list[str],
+    libraries: list[str],
+    settings: FitSettings,
+    work_dir: Path,
+    pythons: dict[str, str | Path],
+    *,
+    warm: bool = True,
+    prior_mode: str = "matched",
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Fit every dataset with every library, cold then warm.
+
+    Parameters
+    ----------
+    datasets : list of str
+        Keys of :data:`~bench.datasets.DATASETS`.
+    libraries : list of str
+        Keys of :data:`RUNNERS`.
+    settings : FitSettings
+        Chains, draws, tuning, seed and model structure, the same for both libraries.
+    work_dir : Path
+        Scratch space: data, specs, caches, logs and per-fit results.
+    pythons : dict
+        Library -> interpreter of its environment.
+    warm : bool, default True
+        Also run each fit a second time with the cache the first left.
+    prior_mode : {"matched", "default"}
+        PyMC-Marketing with mediamix's priors, or with its own.
+    timeout : float, optional
+        Seconds before one fit is abandoned.
+
+    Returns
+    -------
+    dict
+        ``settings``, ``datasets`` (shape and true ROAS per dataset) and ``runs`` (one record
+        per fit, see :func:`run_fit`).
+    """
+    runs: list[dict[str, Any]] = []
+    described: dict[str, Any] = {}
+    for key in datasets:
+        ds = DATASETS[key]
+        data = ds.generate()
+        spec = write_inputs(ds, data, settings, work_dir / key)
+        spec["prior_mode"] = prior_mode
+        spec_path = work_dir / key / "spec.json"
+        spec_path.write_text(json.dumps(spec, indent=2) + "\n")
+        described[key] = {
+            "title": ds.title,
+            "n_periods": spec["n_periods"],
+            "channels": spec["channels"],
+            "controls": spec["controls"],
+            "seed": data.truth.seed,
+            "true_roas": spec["true_roas"],
+        }
+        for library in libraries:
+            cache = work_dir / "cache" / f"{key}-{library}"
+            shutil.rmtree(cache, ignore_errors=True)
+            cache.mkdir(parents=True)
+            for phase in PHASES if warm else PHASES[:1]:
+                rec = run_fit(
+                    pythons[library],
+                    library,
+                    spec_path,
+                    work_dir / key / f"{library}-{phase}",
+                    cache_env(cache),
+                    timeout,
+                )
+                rec.update(dataset=key, cache=phase)
+                runs.append(rec)
+                print(_one_line(rec), file=sys.stderr, flush=True)
+    return {
+        "settings": {**asdict(settings), "prior_mode": prior_mode},
+        "datasets": described,
+        "runs": runs,
+    }

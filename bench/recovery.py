@@ -1,0 +1,135 @@
+"""The recovery study: does mediamix's ROAS interval cover the truth, and how far off is it?
+
+The same dataset is drawn with many seeds (new spend, controls and noise each time, the same true
+response parameters) and fitted with mediamix. For every fit and channel it records whether the
+true ROAS lies inside the HDI at the fit's ``hdi_prob`` and the relative error of the posterior
+mean, ``|mean - true| / true``. Each fit runs in its own process (the speed study's mediamix
+runner, with the usual compile cache), one after another, so one crashed fit costs only itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.datasets import DATASETS, FitSettings, write_inputs
+from bench.harness import run_fit
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def fit_one(key: str, seed: int, settings: FitSettings, work_dir: Path) -> dict[str, Any]:
+    """Draw dataset ``key`` with ``seed``, fit it with mediamix, score the ROAS against the truth.
+
+    Returns
+    -------
+    dict
+        The runner's record (see :func:`bench.harness.run_fit`) with ``dataset`` and ``seed``;
+        ``ok: False`` and ``error`` when the fit failed.
+    """
+    ds = DATASETS[key]
+    fit_dir = work_dir / f"{key}-seed{seed}"
+    spec = write_inputs(ds, ds.generate(seed), settings, fit_dir)
+    spec_path = fit_dir / "spec.json"
+    spec_path.write_text(json.dumps(spec, indent=2) + "\n")
+    rec = run_fit(sys.executable, "mediamix", spec_path, fit_dir, dict(os.environ))
+    return {**rec, "dataset": key, "seed": seed}
+
+
+def summarize(fits: list[dict[str, Any]]) -> dict[str, Any]:
+    """Coverage and the distribution of relative ROAS error over successful fits of one dataset.
+
+    Returns
+    -------
+    dict
+        ``n_fits``, ``n_converged``, ``hdi_prob``, ``coverage`` (over all fit x channel pairs),
+        ``rel_error`` (``mean``, ``max`` and the :data:`QUANTILES`), ``fit_s_mean`` and per
+        channel ``coverage``, ``rel_error_median``, ``rel_error_p90`` and the range of the true
+        ROAS.
+    """
+    channels = list(fits[0]["roas"]["channels"])
+    per_channel: dict[str, Any] = {}
+    all_errors, all_covered = [], []
+    for ch in channels:
+        rows = [f["roas"]["channels"][ch] for f in fits]
+        errors = np.array([r["rel_error"] for r in rows])
+        covered = np.array([r["covered"] for r in rows])
+        all_errors.extend(errors.tolist())
+        all_covered.extend(covered.tolist())
+        per_channel[ch] = {
+            "coverage": float(covered.mean()),
+            "rel_error_median": float(np.median(errors)),
+            "rel_error_p90": float(np.quantile(errors, 0.9)),
+            "true_roas_min": float(min(r["true"] for r in rows)),
+            "true_roas_max": float(max(r["true"] for r in rows)),
+        }
+    errors = np.array(all_errors)
+    return {
+        "n_fits": len(fits),
+        "n_converged": int(sum(f["converged"] for f in fits)),
+        "hdi_prob": fits[0]["roas"]["hdi_prob"],
+        "coverage": float(np.mean(all_covered)),
+        "rel_error": {
+            "mean": float(errors.mean()),
+            "max": float(errors.max()),
+            **{f"p{round(100 * q)}": float(np.quantile(errors, q)) for q in QUANTILES},
+        },
+        "fit_s_mean": float(np.mean([f["fit_s"] for f in fits])),
+        "channels": per_channel,
+    }
+
+
+def _one_line(rec: dict[str, Any]) -> str:
+    head = f"  {rec['dataset']} seed {rec['seed']:3d}:"
+    if not rec["ok"]:
+        return f"{head} FAILED: {rec['error']}"
+    roas = rec["roas"]
+    covered = sum(c["covered"] for c in roas["channels"].values())
+    return (
+        f"{head} {rec['fit_s']:6.1f} s  R-hat {rec['r_hat_max']:.3f}  "
+        f"covered {covered}/{len(roas['channels'])}  mean error {100 * roas['rel_error_mean']:.1f}%"
+    )
+
+
+def recovery_study(
+    datasets: list[str], seeds: list[int], settings: FitSettings, work_dir: Path
+) -> dict[str, Any]:
+    """Fit each dataset once per seed and summarise coverage and error.
+
+    Parameters
+    ----------
+    datasets : list of str
+        Keys of :data:`~bench.datasets.DATASETS`.
+    seeds : list of int
+        Data seeds; the sampler's seed stays ``settings.seed``.
+    settings : FitSettings
+        Chains, draws, tuning and model structure.
+    work_dir : Path
+        Scratch space: data, specs, logs and per-fit results.
+
+    Returns
+    -------
+    dict
+        ``settings``, ``seeds``, ``fits`` (one record per fit; ``ok: False`` and ``error`` for
+        one that failed) and ``summary`` per dataset (over its successful fits).
+    """
+    fits: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    for key in datasets:
+        mine = []
+        for seed in seeds:
+            rec = fit_one(key, seed, settings, work_dir)
+            print(_one_line(rec), file=sys.stderr, flush=True)
+            fits.append(rec)
+            if rec["ok"]:
+                mine.append(rec)
+        if mine:
+            failed = len(seeds) - len(mine)
+            summary[key] = {"title": DATASETS[key].title, "n_failed": failed, **summarize(mine)}
+    return {"settings": asdict(settings), "seeds": seeds, "fits": fits, "summary": summary}
