@@ -8,12 +8,22 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= dev
 export MPLBACKEND ?= Agg
 
-.PHONY: help env test lint typecheck pytest run bench clean
+# Benchmarks: PyMC-Marketing lives in a venv of its own (its pins conflict with ours), built
+# with .venv's interpreter and uv, and rebuilt only when its requirements file changes.
+BENCH_VENV ?= .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_REQS := bench/requirements-pymc-marketing.txt
+BENCH_ARGS ?=
+
+.PHONY: help env test lint typecheck pytest run bench bench-env recovery clean
 
 help:
 	@echo "make test   - create/update the environment, then ruff, mypy and pytest"
 	@echo "make run    - create/update the environment, then run the local pipeline"
-	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
+	@echo "make bench     - mediamix vs PyMC-Marketing, speed and accuracy (writes docs/benchmarks.md)"
+	@echo "make recovery  - ROAS recovery study over many seeds (writes docs/recovery.md)"
+	@echo "                 both take BENCH_ARGS, e.g. BENCH_ARGS='--datasets a --draws 200 --tune 200'"
 
 # The environment is rebuilt only when the dependency lists change.
 $(STAMP): pyproject.toml requirements.txt scripts/find-python
@@ -40,8 +50,23 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The whole accelerator locally: RUNME's job (01 data gen -> 02 model) as plain Python.
 run: $(STAMP)
-	$(VPY) -m mediamix generate --config config/generator/basic_config.yaml --out data/synthetic.csv --truth data/truth.json
+	$(VPY) RUNME.py --local
+
+$(BENCH_STAMP): $(BENCH_REQS) | $(STAMP)
+	rm -rf "$(BENCH_VENV)"
+	"$(VENV)/bin/uv" venv -q --python "$$("$(VPY)" -c 'import sys; print(sys._base_executable)')" "$(BENCH_VENV)"
+	"$(VENV)/bin/uv" pip install -q --python "$(BENCH_PY)" -r $(BENCH_REQS)
+	@touch $(BENCH_STAMP)
+
+bench-env: $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
+	$(VPY) -m bench --study speed --bench-python $(BENCH_PY) $(BENCH_ARGS)
+
+recovery: $(STAMP)
+	$(VPY) -m bench --study recovery $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache

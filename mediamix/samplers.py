@@ -49,6 +49,7 @@ def _fast_nutpie_model(model: pm.Model) -> Any:
         # nutpie starts every chain in its own thread; PyMC's function is not thread-safe
         with lock:
             return unlocked(*args, **kwargs)
+
     n_dim, _, logp_pt, expand_pt, initial_point, shape_info, renamed = _make_functions(
         model,
         mode="NUMBA",

@@ -1,0 +1,254 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # 02 · A Bayesian media mix model with PyMC
+# MAGIC
+# MAGIC This notebook reads the gold table written by `01_MMM Data Gen`, fits a Bayesian media
+# MAGIC mix model (MMM), checks the fit, and turns the posterior into the numbers a marketing team
+# MAGIC acts on: each channel's contribution and return on ad spend (ROAS), response curves, and a
+# MAGIC better split of the budget. Everything is recorded in one MLflow run, and the model is
+# MAGIC registered so it can be served.
+# MAGIC
+# MAGIC **The model.** For each week *t*, on the outcome divided by its largest value:
+# MAGIC
+# MAGIC ```
+# MAGIC mu_t = intercept + trend + seasonality_t + controls_t
+# MAGIC        + Σ_c beta_c · saturation_c( adstock_c( spend_tc / max spend_c ) )
+# MAGIC y_t  ~ Normal(mu_t, sigma)
+# MAGIC ```
+# MAGIC
+# MAGIC - **Adstock** carries spend over into later weeks (geometric weights `alpha^l`, `l_max`
+# MAGIC   weeks); **saturation** bends the response so that extra spend buys less and less
+# MAGIC   (logistic with steepness `lam`). `beta` is the channel's effect at full saturation.
+# MAGIC - **Why Bayesian?** A few years of weekly data hold a couple of hundred points and
+# MAGIC   channels whose spend moves together, so many parameter combinations explain the data
+# MAGIC   almost equally well. A Bayesian fit keeps all of them, weighted by how well they explain
+# MAGIC   the data and by what we believed beforehand (the **priors**). Every number below is
+# MAGIC   therefore a distribution: we report its mean and a 94 % highest-density interval (HDI),
+# MAGIC   the narrowest range that holds 94 % of the posterior. A wide HDI is an honest "the data
+# MAGIC   cannot tell", not a failure to hide.
+# MAGIC - **Priors** (set in `config/model/basic_config.yaml`): `alpha ~ Beta(1, 3)` (little
+# MAGIC   carry-over unless the data say otherwise), `lam ~ Gamma(3, 1)`, `beta ~ HalfNormal(1)`
+# MAGIC   (effects are non-negative, and of the order of the outcome's scale), weakly informative
+# MAGIC   priors on the baseline. They regularize: with little information a parameter stays near
+# MAGIC   plausible values instead of running off to extremes.
+# MAGIC
+# MAGIC Parameters come from the widgets on Databricks (data, config, sampler, MLflow experiment
+# MAGIC and model name, budget) and from `MEDIAMIX_<NAME>` environment variables when the
+# MAGIC notebook runs as plain Python; empty sampler widgets use the model config's settings.
+
+# COMMAND ----------
+
+# MAGIC %pip install -q -r requirements.txt
+
+# COMMAND ----------
+
+# On Databricks, restart Python so the packages just installed are the ones imported.
+if "dbutils" in globals():
+    globals()["dbutils"].library.restartPython()
+
+# COMMAND ----------
+
+from mediamix.notebook import ModelParams, Notebook
+
+nb = Notebook("02_mmm_pymc", globals())
+params = nb.params(ModelParams)
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 1. The data and the model config
+# MAGIC
+# MAGIC The gold table is read at its current version, and that version is recorded with the run,
+# MAGIC so the fit can always be traced back to the exact rows it saw.
+
+# COMMAND ----------
+
+from mediamix.lake import load_modeling_frame
+from mediamix.model_config import load_model_config
+from mediamix.tracking import describe_data_source
+
+config = load_model_config(nb.path(params.model_config)).with_sampler(
+    sampler=params.sampler,
+    draws=params.draws,
+    tune=params.tune,
+    chains=params.chains,
+    seed=params.sampler_seed,
+)
+source = describe_data_source(params.gold_table_name)
+frame = load_modeling_frame(params.gold_table_name, version=int(source["version"]))
+print(f"{source['table']} version {source['version']}: {len(frame)} rows")
+print(f"channels: {config.channel_names}; outcome: {config.outcome.name}")
+s = config.sampler
+print(f"sampler: {s.sampler}, {s.chains} chains x ({s.tune} tune + {s.draws} draws)")
+nb.show(frame.head(10), "modeling frame: first rows")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 2. Prior predictive check
+# MAGIC
+# MAGIC Before fitting, simulate outcomes from the priors alone. The band should be wide (we have
+# MAGIC not looked at the data yet) but on the right scale: covering the observed sales, not
+# MAGIC orders of magnitude away from them. `coverage` is the share of weeks whose observed value
+# MAGIC lies inside the band; `band_width_ratio` compares the band's width with the data's range.
+
+# COMMAND ----------
+
+from mediamix.prior_check import plot_prior_predictive, prior_predictive
+
+prior = prior_predictive(frame, config)
+nb.show(prior.summary(), "prior predictive check")
+nb.show(plot_prior_predictive(prior), "prior_predictive")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 3. Fit, tracked in MLflow
+# MAGIC
+# MAGIC NUTS (here nutpie's implementation) draws from the posterior. The run records the config,
+# MAGIC the data source and version, diagnostics, ROAS per channel, figures, the whole fit
+# MAGIC (`fit/fit.nc`) and a servable model that predicts the outcome for a spend plan; the model
+# MAGIC is registered under the `registered_model` widget (in Unity Catalog on Databricks).
+
+# COMMAND ----------
+
+from mediamix.tracking import fit_tracked
+
+result, run = fit_tracked(
+    frame,
+    config,
+    data_source=source,
+    experiment=params.experiment,
+    register_as=params.registered_model_name,
+    run_name="02_MMM PyMC Example",
+)
+print(f"MLflow run {run.run_id} in experiment {run.target.experiment}")
+print(f"model: {run.model_uri}; registered: {run.registered_model}")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 4. Diagnostics: can we trust the posterior?
+# MAGIC
+# MAGIC - **R-hat** compares chains: above 1.01 they disagree and have not converged.
+# MAGIC - **ESS** (effective sample size) counts independent draws: below 400 the HDIs are noisy.
+# MAGIC - **Divergences** flag regions the sampler could not explore: there should be none.
+# MAGIC - **BFMI** below 0.3 means the sampler moves poorly between energy levels.
+# MAGIC - **R²**, **MAPE** and **LOO** (`elpd_loo`) measure how well the model predicts the outcome.
+# MAGIC
+# MAGIC `converged` is true only when all sampler checks pass. The trace plots should look like
+# MAGIC overlapping "fuzzy caterpillars"; the prior-vs-posterior plots show how much the data
+# MAGIC taught us about each parameter (a posterior as wide as its prior: the data said little).
+
+# COMMAND ----------
+
+import pandas as pd
+
+from mediamix.plots import plot_fit, plot_prior_posterior, plot_trace
+
+nb.show(pd.Series(result.diagnostics().to_dict(), name="value"), "diagnostics")
+nb.show(plot_trace(result), "trace")
+nb.show(plot_prior_posterior(result), "prior_posterior")
+nb.show(plot_fit(result), "fit")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 5. Contributions and ROAS
+# MAGIC
+# MAGIC A channel's **contribution** is the part of the outcome the model attributes to it, week
+# MAGIC by week, in outcome units; the **baseline** is what would have happened without media.
+# MAGIC **ROAS** = total contribution / total spend: 3.0 means every unit of currency spent
+# MAGIC brought three back (over the whole window, carry-over included). **Marginal ROAS** is what
+# MAGIC the *next* unit of spend returns at today's level: below ROAS when the channel saturates.
+# MAGIC Budget decisions should follow the marginal ROAS; ROAS says what worked on average.
+# MAGIC Read the HDI columns as the range of plausible values.
+
+# COMMAND ----------
+
+from mediamix import analysis
+from mediamix.plots import plot_contributions, plot_roas
+
+nb.show(analysis.decomposition(result), "contribution and share of the outcome, per component")
+roas = analysis.roas(result).join(analysis.marginal_roas(result).add_suffix("_marginal"))
+nb.show(roas, "ROAS and marginal ROAS per channel (mean and HDI)")
+nb.show(plot_contributions(result), "contributions")
+nb.show(plot_roas(result), "roas")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 6. Response curves
+# MAGIC
+# MAGIC The expected extra outcome per week if a channel's spend were held at a given level long
+# MAGIC enough for carry-over to build up, with its HDI band; the dot marks current spend. Where
+# MAGIC a curve is steep, more spend still pays; where it is flat, the channel is saturated.
+# MAGIC Beyond the spend seen in the data the curve is extrapolation.
+
+# COMMAND ----------
+
+from mediamix.plots import plot_response_curves
+from mediamix.response import MediaParameters, SteadyStateResponse
+
+response = SteadyStateResponse(MediaParameters.from_fit(result))
+curves = analysis.response_curves(result, response=response)
+nb.show(curves.current, "current spend per period and its expected response")
+nb.show(plot_response_curves(result, curves=curves), "response_curves")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 7. Budget optimization
+# MAGIC
+# MAGIC Split a weekly budget (widget `budget`; by default today's total) across channels to
+# MAGIC maximize the expected incremental outcome over the whole posterior, within the `bounds`
+# MAGIC (default: each channel within ±30 % of its current spend, so the answer stays where the
+# MAGIC data have evidence). The **lift** is the optimized plan minus current spend, draw by draw;
+# MAGIC `p_lift_positive` is the posterior probability that the new plan does better. The
+# MAGIC frontier shows the best expected outcome for budgets around the chosen one.
+
+# COMMAND ----------
+
+from mediamix.notebook import log_allocation
+from mediamix.optimize import budget_frontier, optimize_budget, parse_bounds
+from mediamix.plots import plot_budget
+
+budget = params.budget or float(analysis.current_spend(result).sum())
+bounds = parse_bounds(params.bounds_list)
+allocation = optimize_budget(result, budget, bounds=bounds, response=response)
+nb.show(allocation.table(), f"allocation of {budget:,.0f} per period")
+print(f"expected lift per period: {allocation.lift.mean:,.0f} ", end="")
+print(f"[{allocation.lift.hdi_low:,.0f}, {allocation.lift.hdi_high:,.0f}]", end="")
+print(f"; P(lift > 0) = {allocation.p_lift_positive:.2f}")
+nb.show(plot_budget(allocation), "budget")
+frontier = budget_frontier(
+    result, [budget * k for k in (0.8, 0.9, 1.0, 1.1, 1.2)], bounds=bounds, response=response
+)
+nb.show(frontier.table(), "efficient frontier")
+log_allocation(run, allocation)
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 8. Where the results are
+# MAGIC
+# MAGIC On Databricks, open the experiment (left sidebar → *Experiments*) to compare runs, and the
+# MAGIC registered model in *Catalog*. Locally, start the MLflow UI with the command printed below
+# MAGIC and open http://127.0.0.1:5000.
+
+# COMMAND ----------
+
+from mediamix.lake import describe_table
+from mediamix.notebook import mlflow_ui_command
+
+gold = describe_table(params.gold_table_name)
+print(f"gold table:   {gold.name} version {gold.version} ({gold.backend}: {gold.location})")
+print(f"MLflow run:   {run.run_id} (experiment {run.target.experiment})")
+print(f"tracking:     {run.target.tracking_uri}")
+print(f"model:        {run.model_uri}")
+print(f"registered:   {run.registered_model}")
+if nb.on_databricks:
+    print("MLflow UI:    open the experiment in the workspace")
+else:
+    print(f"MLflow UI:    {mlflow_ui_command(run)}  -> http://127.0.0.1:5000")
+    print(f"figures:      {nb.output_dir}")
