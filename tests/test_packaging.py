@@ -110,9 +110,12 @@ def test_environment_is_reinstalled_when_dependencies_change(repo_root: Path, ch
     assert ".installed" in out  # and the stamp is renewed
 
 
-def test_make_run_generates_data(repo_root: Path) -> None:
+def test_make_run_sets_up_then_runs_the_local_job(repo_root: Path) -> None:
     out = _make_dry_run(repo_root, "-W", "requirements.txt", "run")
-    assert "mediamix generate --config config/generator/basic_config.yaml" in out
+    lines = out.splitlines()
+    install = next(i for i, ln in enumerate(lines) if "pip install" in ln)
+    run = next(i for i, ln in enumerate(lines) if "RUNME.py --local" in ln)
+    assert install < run
 
 
 # --------------------------------------------------------------------------------------
