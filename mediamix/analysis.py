@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import arviz as az
+import arviz_stats as azs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -85,7 +85,7 @@ def interval(draws: npt.ArrayLike | xr.DataArray, prob: float) -> Interval:
     Interval
     """
     values = np.asarray(draws, dtype=np.float64).reshape(-1)
-    hdi = az.hdi(xr.DataArray(values, dims="draw"), prob=prob, dim="draw")
+    hdi = azs.hdi(xr.DataArray(values, dims="draw"), prob=prob, dim="draw")
     return Interval(
         float(values.mean()),
         float(hdi.sel(ci_bound="lower")),
@@ -111,7 +111,7 @@ def summarize_draws(da: xr.DataArray, prob: float, dim: str | list[str] = "draw"
         Columns ``mean``, ``hdi_low``, ``hdi_high``, indexed by the remaining dims.
     """
     dims = [dim] if isinstance(dim, str) else dim
-    hdi = az.hdi(da, prob=prob, dim=dims)
+    hdi = azs.hdi(da, prob=prob, dim=dims)
     out = xr.Dataset(
         {
             "mean": da.mean(dims),

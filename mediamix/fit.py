@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import arviz as az
+import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -300,12 +300,12 @@ def compute_diagnostics(result: FitResult) -> Diagnostics:
     post = result.posterior[_free_vars(result)]
     is_mcmc = result.config.sampler.sampler != "advi" and post.sizes["chain"] > 1
     if is_mcmc:
-        r_hat = float(az.rhat(post).to_array().max())
-        ess_bulk = float(az.ess(post, method="bulk").to_array().min())
-        ess_tail = float(az.ess(post, method="tail").to_array().min())
+        r_hat = float(azs.rhat(post).to_array().max())
+        ess_bulk = float(azs.ess(post, method="bulk").to_array().min())
+        ess_tail = float(azs.ess(post, method="tail").to_array().min())
         stats = result.idata["sample_stats"].to_dataset()
         divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
-        bfmi = float(az.bfmi(stats[["energy"]])["energy"].min()) if "energy" in stats else np.nan
+        bfmi = float(azs.bfmi(stats[["energy"]])["energy"].min()) if "energy" in stats else np.nan
     else:
         r_hat, ess_bulk, ess_tail, divergences, bfmi = np.nan, np.nan, np.nan, 0, np.nan
     y = result.frame[result.config.outcome.name].to_numpy()
@@ -317,7 +317,7 @@ def compute_diagnostics(result: FitResult) -> Diagnostics:
     if "log_likelihood" in result.idata.children:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loo = az.loo(result.idata, pointwise=True)
+            loo = azs.loo(result.idata, pointwise=True)
         elpd, p_loo = float(loo.elpd), float(loo.p)
         k_high = int((np.asarray(loo.pareto_k) > 0.7).sum())
     problems = []
@@ -349,7 +349,7 @@ def compute_diagnostics(result: FitResult) -> Diagnostics:
 
 
 def _interval(draws: xr.DataArray, prob: float) -> dict[str, float]:
-    hdi = az.hdi(draws, prob=prob)
+    hdi = azs.hdi(draws, prob=prob)
     return {
         "mean": float(draws.mean()),
         "hdi_low": float(hdi.sel(ci_bound="lower")),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import arviz as az
+import arviz_stats as azs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -355,7 +355,7 @@ def predict_plan(
         raise PlanError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
     pd_ = plan_draws(result, plan, draws=draws, history=history)
     total = pd_.outcome
-    band = az.hdi(xr.DataArray(total[None], dims=("chain", "draw", "date")), prob=prob)
+    band = azs.hdi(xr.DataArray(total[None], dims=("chain", "draw", "date")), prob=prob)
     out = pd.DataFrame(
         {
             "date": pd_.dates.to_numpy(),

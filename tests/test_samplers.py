@@ -47,3 +47,18 @@ def test_fast_nutpie_bridge_expands_to_named_variables(model: pm.Model) -> None:
     assert expanded["channel_contribution"].shape == (len(model.coords["date"]), 3)
     assert expanded["adstock_alpha"].shape == (3,)
     assert np.all((expanded["adstock_alpha"] > 0) & (expanded["adstock_alpha"] < 1))
+
+
+def test_log_density_is_compiled_to_release_the_gil() -> None:
+    # nutpie's chain threads call it with the GIL held; without nogil they take turns
+    import pytensor
+    import pytensor.tensor as pt
+
+    from mediamix.samplers import _nogil_numba_mode
+
+    x = pt.dvector("x")
+    fn = pytensor.function([x], [pt.sum(x**2), 2 * x], mode=_nogil_numba_mode())
+    value, grad = fn(np.array([1.0, 2.0]))
+    assert value == pytest.approx(5.0)
+    np.testing.assert_allclose(grad, [2.0, 4.0])
+    assert fn.vm.jit_fn.targetoptions.get("nogil") is True
