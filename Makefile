@@ -25,7 +25,9 @@ help:
 	@echo "make recovery  - ROAS recovery study over many seeds (writes docs/recovery.md)"
 	@echo "                 both take BENCH_ARGS, e.g. BENCH_ARGS='--datasets a --draws 200 --tune 200'"
 
-# The environment is rebuilt only when the dependency lists change.
+# The environment is rebuilt only when the dependency lists change. Packages are byte-compiled
+# at install: where PYTHONDONTWRITEBYTECODE is set, nothing else would, and every process would
+# compile PyMC's stack from source again (importing it: 6.6 s instead of 2.1 s).
 $(STAMP): pyproject.toml requirements.txt scripts/find-python
 	@if [ ! -x "$(VPY)" ] || ! "$(VPY)" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		PY=$$(scripts/find-python) || exit 1; \
@@ -33,7 +35,7 @@ $(STAMP): pyproject.toml requirements.txt scripts/find-python
 		rm -rf "$(VENV)" && "$$PY" -m venv "$(VENV)" || exit 1; \
 	fi
 	"$(VPY)" -m pip install -q --disable-pip-version-check --upgrade pip uv
-	"$(VENV)/bin/uv" pip install -q --python "$(VPY)" -e ".[$(EXTRAS)]"
+	"$(VENV)/bin/uv" pip install -q --compile-bytecode --python "$(VPY)" -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 env: $(STAMP)
@@ -57,7 +59,7 @@ run: $(STAMP)
 $(BENCH_STAMP): $(BENCH_REQS) | $(STAMP)
 	rm -rf "$(BENCH_VENV)"
 	"$(VENV)/bin/uv" venv -q --python "$$("$(VPY)" -c 'import sys; print(sys._base_executable)')" "$(BENCH_VENV)"
-	"$(VENV)/bin/uv" pip install -q --python "$(BENCH_PY)" -r $(BENCH_REQS)
+	"$(VENV)/bin/uv" pip install -q --compile-bytecode --python "$(BENCH_PY)" -r $(BENCH_REQS)
 	@touch $(BENCH_STAMP)
 
 bench-env: $(BENCH_STAMP)

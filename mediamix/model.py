@@ -309,7 +309,7 @@ def _coords(md: ModelData) -> dict[str, Any]:
     return coords
 
 
-def _baseline(md: ModelData) -> Any:
+def _baseline(md: ModelData, y_scale: Any) -> Any:
     """Intercept, trend, seasonality, controls and index effects, scaled units."""
     cfg, sc = md.config, md.scalers
     base = _scalar_rv("intercept", cfg.outcome.intercept)
@@ -324,15 +324,17 @@ def _baseline(md: ModelData) -> Any:
         )
         gamma = _scalar_rv("seasonality_coef", cfg.seasonality.prior, dims="fourier")
         season = pt.dot(f, gamma)
-        pm.Deterministic("seasonality", season * sc.y_scale, dims="date")
+        pm.Deterministic("seasonality", season * y_scale, dims="date")
         base = base + season
     if cfg.controls:
-        scale = np.array([sc.control_scale[c] for c in cfg.controls])
+        scale = pm.Data(
+            "control_scale", np.array([sc.control_scale[c] for c in cfg.controls]), dims="control"
+        )
         raw = md.frame[cfg.controls].to_numpy(dtype=np.float64)
         z = pm.Data("controls", raw, dims=("date", "control")) / scale
         coef = _scalar_rv("control_coef", cfg.control_prior, dims="control")
         contrib = z * coef
-        pm.Deterministic("control_contribution", contrib * sc.y_scale, dims=("date", "control"))
+        pm.Deterministic("control_contribution", contrib * y_scale, dims=("date", "control"))
         base = base + contrib.sum(axis=1)
     for c in cfg.index_variables:
         levels = sc.index_levels[c]
@@ -361,7 +363,8 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
     -------
     pymc.Model
         With coords ``date`` and ``channel`` (plus group, control, fourier and index dims),
-        data containers ``spend`` (original units), deterministics ``channel_contribution``
+        data containers ``spend`` (original units) and the scalers ``spend_max``, ``y_scale``
+        (and ``control_scale``), deterministics ``channel_contribution````
         (date x channel) and ``baseline`` (date) in original outcome units, and the
         likelihood ``y`` on the scaled outcome.
 
@@ -374,18 +377,20 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
     cfg, sc = config, md.scalers
     names = cfg.channel_names
     groups = parameter_groups(cfg)
-    spend_max = np.array([sc.spend_max[c] for c in names])
     with pm.Model(coords=_coords(md)) as model:
+        # scalers are data, not constants: the compiled model then serves any data of this shape
+        spend_max = pm.Data("spend_max", np.array([sc.spend_max[c] for c in names]), dims="channel")
+        y_scale = pm.Data("y_scale", np.float64(sc.y_scale))
         spend = pm.Data("spend", md.spend, dims=("date", "channel"))
         x = spend / spend_max
         x = _apply_groups(x, [g for g in groups if g.kind == "adstock"], names, cfg)
         x = _apply_groups(x, [g for g in groups if g.kind == "saturation"], names, cfg)
         beta = _prior_rv("beta", [cfg.channels[c].beta for c in names], "channel")
         media = x * beta
-        pm.Deterministic("channel_contribution", media * sc.y_scale, dims=("date", "channel"))
-        base = _baseline(md)
+        pm.Deterministic("channel_contribution", media * y_scale, dims=("date", "channel"))
+        base = _baseline(md, y_scale)
         base = pt.broadcast_to(base, (len(md.frame),))
-        pm.Deterministic("baseline", base * sc.y_scale, dims="date")
+        pm.Deterministic("baseline", base * y_scale, dims="date")
         mu = base + media.sum(axis=1)
         sigma = _scalar_rv("sigma", cfg.outcome.sigma)
         y_obs = pm.Data("y_scaled", md.y / sc.y_scale, dims="date")
