@@ -76,6 +76,26 @@ def _locked_initial_point_fn(model: pm.Model) -> Callable[..., Any]:
     return point_fn
 
 
+def _pytensor_functions(model: pm.Model, *, join_expanded: bool) -> tuple[Any, ...]:
+    """The PyTensor functions nutpie needs for ``model``, compiled with :func:`nogil_numba_mode`.
+
+    Returns ``(n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info,
+    reparameterized_names)``; ``expand_fn`` returns one joined vector when ``join_expanded``.
+    """
+    from nutpie.compile_pymc import _make_functions
+
+    return tuple(
+        _make_functions(
+            model,
+            mode=nogil_numba_mode(),
+            compute_grad=True,
+            join_expanded=join_expanded,
+            pymc_initial_point_fn=_locked_initial_point_fn(model),
+            var_names=None,
+        )
+    )
+
+
 def pack_arrays(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """Pack float64 arrays into one buffer: ``[length, (offset, *shape) per array, data...]``.
 
@@ -224,20 +244,10 @@ def c_callback_model(model: pm.Model) -> Any:
     TypeError
         If a data variable is not float64 (the buffer holds only float64).
     """
-    from nutpie.compile_pymc import (
-        CompiledPyMCModel,
-        _make_functions,
-        _prepare_dims_and_coords,
-    )
+    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords
 
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point, shape_info, renamed = _make_functions(
-        model,
-        mode=nogil_numba_mode(),
-        compute_grad=True,
-        join_expanded=True,
-        pymc_initial_point_fn=_locked_initial_point_fn(model),
-        var_names=None,
-    )
+    functions = _pytensor_functions(model, join_expanded=True)
+    n_dim, n_expanded, logp_pt, expand_pt, initial_point, shape_info, renamed = functions
     shared: list[Any] = []
     for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
         if var not in shared:
@@ -276,16 +286,11 @@ def python_callback_model(model: pm.Model) -> Any:
 
     The fallback for models whose data the C callback cannot carry (integer index codes).
     """
-    from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords
+    from nutpie.compile_pymc import _prepare_dims_and_coords
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    n_dim, _, logp_pt, expand_pt, initial_point, shape_info, renamed = _make_functions(
-        model,
-        mode=nogil_numba_mode(),
-        compute_grad=True,
-        join_expanded=False,
-        pymc_initial_point_fn=_locked_initial_point_fn(model),
-        var_names=None,
+    n_dim, _, logp_pt, expand_pt, initial_point, shape_info, renamed = _pytensor_functions(
+        model, join_expanded=False
     )
     logp_jit, expand_jit = logp_pt.vm.jit_fn, expand_pt.vm.jit_fn
     logp_data = tuple(np.asarray(v.get_value()) for v in logp_pt.get_shared())

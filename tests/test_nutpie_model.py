@@ -68,14 +68,18 @@ def test_pack_arrays_records_offsets_and_shapes() -> None:
     assert buf[start_b] == 7.0
 
 
-def test_c_callback_matches_pymc_logp_and_gradient(model: pm.Model) -> None:
+def _assert_c_callback_matches_pymc(model: pm.Model, seed: int) -> None:
     compiled = c_callback_model(model)
-    x = np.asarray(compiled.initial_point_func(7), dtype=np.float64)
+    x = np.asarray(compiled.initial_point_func(seed), dtype=np.float64)
     code, value, grad = _call_c_logp(compiled, x)
     expected, expected_grad = _pymc_logp_and_grad(model, x)
     assert code == 0
     assert value == pytest.approx(expected, rel=1e-10)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-10)
+
+
+def test_c_callback_matches_pymc_logp_and_gradient(model: pm.Model) -> None:
+    _assert_c_callback_matches_pymc(model, seed=7)
 
 
 def test_c_callback_rejects_a_point_of_the_wrong_size(model: pm.Model) -> None:
@@ -89,13 +93,7 @@ def test_c_callback_reads_new_data_of_another_length() -> None:
     # the cached callback reads shapes from the buffer: a shorter series needs no new code
     config = load_model_config(MODEL_CONFIG)
     short = build_model(_data(3).iloc[:150].reset_index(drop=True), config)
-    compiled = c_callback_model(short)
-    x = np.asarray(compiled.initial_point_func(1), dtype=np.float64)
-    code, value, grad = _call_c_logp(compiled, x)
-    expected, expected_grad = _pymc_logp_and_grad(short, x)
-    assert code == 0
-    assert value == pytest.approx(expected, rel=1e-10)
-    np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-10)
+    _assert_c_callback_matches_pymc(short, seed=1)
 
 
 def test_python_callback_matches_pymc_logp_and_gradient(model: pm.Model) -> None:
