@@ -364,7 +364,7 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
     pymc.Model
         With coords ``date`` and ``channel`` (plus group, control, fourier and index dims),
         data containers ``spend`` (original units) and the scalers ``spend_max``, ``y_scale``
-        (and ``control_scale``), deterministics ``channel_contribution````
+        (and ``control_scale``), deterministics ``channel_contribution``
         (date x channel) and ``baseline`` (date) in original outcome units, and the
         likelihood ``y`` on the scaled outcome.
 

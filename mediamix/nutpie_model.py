@@ -182,13 +182,12 @@ def _callback_source(kind: str, ndims: Sequence[int], used: Sequence[int]) -> st
 
 
 def _signature(kind: str) -> Any:
-    import numba
     from numba import types
 
     double_ptr = types.CPointer(types.double)
     if kind == "logp":
         return types.int64(types.uint64, double_ptr, double_ptr, double_ptr, types.voidptr)
-    return types.int64(types.uint64, types.uint64, double_ptr, double_ptr, numba.types.voidptr)
+    return types.int64(types.uint64, types.uint64, double_ptr, double_ptr, types.voidptr)
 
 
 def _compile_callback(
@@ -343,7 +342,7 @@ def compiled_nutpie_model(model: pm.Model) -> Any:
         The C-callback model (:func:`c_callback_model`), or the Python-callback one
         (:func:`python_callback_model`) when the model has non-float64 data.
     """
-    try:
+    # decided before building anything: c_callback_model would build the functions, then refuse
+    if all(np.asarray(v.get_value()).dtype == np.float64 for v in model.data_vars):
         return c_callback_model(model)
-    except TypeError:
-        return python_callback_model(model)
+    return python_callback_model(model)
