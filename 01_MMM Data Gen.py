@@ -52,7 +52,7 @@ if "dbutils" in globals():
 
 # COMMAND ----------
 
-from mediamix.notebook import DataGenParams, Notebook
+from mediamix.databricks.notebook import DataGenParams, Notebook
 
 nb = Notebook("01_data_gen", globals())
 params = nb.params(DataGenParams)
@@ -66,8 +66,8 @@ params = nb.params(DataGenParams)
 
 # COMMAND ----------
 
-from mediamix.generator import Generator
-from mediamix.notebook import plot_data, truth_table
+from mediamix.data.generator import Generator
+from mediamix.databricks.notebook import plot_data, truth_table
 
 synthetic = Generator.from_config_file(nb.path(params.generator_config)).generate(
     seed=params.data_seed
@@ -102,7 +102,7 @@ nb.show(truth_table(synthetic.truth), "true parameters and ROAS per channel")
 
 # COMMAND ----------
 
-from mediamix.medallion import ingest_synthetic, table_name
+from mediamix.lakehouse.medallion import ingest_synthetic, table_name
 
 report = ingest_synthetic(synthetic, catalog=params.catalog, schema=params.schema)
 print(report.format())
@@ -117,7 +117,7 @@ print(report.format())
 
 # COMMAND ----------
 
-from mediamix.lake import describe_table, read_table
+from mediamix.lakehouse.tables import describe_table, read_table
 
 gold = table_name("gold", params.catalog, params.schema)
 info = describe_table(gold)

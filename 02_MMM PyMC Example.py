@@ -48,7 +48,7 @@ if "dbutils" in globals():
 
 # COMMAND ----------
 
-from mediamix.notebook import ModelParams, Notebook
+from mediamix.databricks.notebook import ModelParams, Notebook
 
 nb = Notebook("02_mmm_pymc", globals())
 params = nb.params(ModelParams)
@@ -63,9 +63,9 @@ params = nb.params(ModelParams)
 
 # COMMAND ----------
 
-from mediamix.lake import load_modeling_frame
-from mediamix.model_config import load_model_config
-from mediamix.tracking import describe_data_source
+from mediamix.config.model import load_model_config
+from mediamix.lakehouse.tables import load_modeling_frame
+from mediamix.mlops.tracking import describe_data_source
 
 config = load_model_config(nb.path(params.model_config)).with_sampler(
     sampler=params.sampler,
@@ -94,7 +94,7 @@ nb.show(frame.head(10), "modeling frame: first rows")
 
 # COMMAND ----------
 
-from mediamix.prior_check import plot_prior_predictive, prior_predictive
+from mediamix.analysis.prior_check import plot_prior_predictive, prior_predictive
 
 prior = prior_predictive(frame, config)
 nb.show(prior.summary(), "prior predictive check")
@@ -112,7 +112,7 @@ nb.show(plot_prior_predictive(prior), "prior_predictive")
 
 # COMMAND ----------
 
-from mediamix.tracking import fit_tracked
+from mediamix.mlops.tracking import fit_tracked
 
 result, run = fit_tracked(
     frame,
@@ -144,7 +144,7 @@ print(f"model: {run.model_uri}; registered: {run.registered_model}")
 
 import pandas as pd
 
-from mediamix.plots import plot_fit, plot_prior_posterior, plot_trace
+from mediamix.analysis.plots import plot_fit, plot_prior_posterior, plot_trace
 
 nb.show(pd.Series(result.diagnostics().to_dict(), name="value"), "diagnostics")
 nb.show(plot_trace(result), "trace")
@@ -166,8 +166,8 @@ nb.show(plot_fit(result), "fit")
 
 # COMMAND ----------
 
-from mediamix import analysis
-from mediamix.plots import plot_contributions, plot_roas
+from mediamix.analysis import metrics as analysis
+from mediamix.analysis.plots import plot_contributions, plot_roas
 
 nb.show(analysis.decomposition(result), "contribution and share of the outcome, per component")
 roas = analysis.roas(result).join(analysis.marginal_roas(result).add_suffix("_marginal"))
@@ -187,8 +187,8 @@ nb.show(plot_roas(result), "roas")
 
 # COMMAND ----------
 
-from mediamix.plots import plot_response_curves
-from mediamix.response import MediaParameters, SteadyStateResponse
+from mediamix.analysis.plots import plot_response_curves
+from mediamix.analysis.response import MediaParameters, SteadyStateResponse
 
 response = SteadyStateResponse(MediaParameters.from_fit(result))
 curves = analysis.response_curves(result, response=response)
@@ -209,9 +209,9 @@ nb.show(plot_response_curves(result, curves=curves), "response_curves")
 
 # COMMAND ----------
 
-from mediamix.notebook import log_allocation
-from mediamix.optimize import budget_frontier, optimize_budget, parse_bounds
-from mediamix.plots import plot_budget
+from mediamix.analysis.optimize import budget_frontier, optimize_budget, parse_bounds
+from mediamix.analysis.plots import plot_budget
+from mediamix.databricks.notebook import log_allocation
 
 budget = params.budget or float(analysis.current_spend(result).sum())
 bounds = parse_bounds(params.bounds_list)
@@ -238,8 +238,8 @@ log_allocation(run, allocation)
 
 # COMMAND ----------
 
-from mediamix.lake import describe_table
-from mediamix.notebook import mlflow_ui_command
+from mediamix.databricks.notebook import mlflow_ui_command
+from mediamix.lakehouse.tables import describe_table
 
 gold = describe_table(params.gold_table_name)
 print(f"gold table:   {gold.name} version {gold.version} ({gold.backend}: {gold.location})")

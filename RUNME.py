@@ -38,7 +38,7 @@ if "dbutils" in globals():
 
 # COMMAND ----------
 
-from mediamix.job import main
+from mediamix.databricks.job import main
 
 status = main(namespace=globals())
 if status:

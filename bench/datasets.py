@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
-from mediamix.config import GeneratorConfig, load_generator_config, parse_config
-from mediamix.generator import Generator, SyntheticData
-from mediamix.model_config import ModelConfig, PriorConfig
+from mediamix.config.base import parse_config
+from mediamix.config.generator import GeneratorConfig, load_generator_config
+from mediamix.config.model import ModelConfig, PriorConfig
+from mediamix.data.generator import Generator, SyntheticData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"

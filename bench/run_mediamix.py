@@ -24,9 +24,9 @@ from bench.metrics import (  # noqa: E402
     sampler_settings,
     write_result,
 )
-from mediamix.fit import fit  # noqa: E402
-from mediamix.model import channel_parameters  # noqa: E402
-from mediamix.model_config import load_model_config  # noqa: E402
+from mediamix.config.model import load_model_config  # noqa: E402
+from mediamix.inference.fit import fit  # noqa: E402
+from mediamix.model.builder import channel_parameters  # noqa: E402
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mediamix.errors import MediamixError
 
 if TYPE_CHECKING:
-    from mediamix.tracking import TrackedRun
+    from mediamix.mlops.tracking import TrackedRun
 
 __all__ = ["build_parser", "main"]
 
@@ -23,7 +23,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from mediamix.generator import Generator
+    from mediamix.data.generator import Generator
 
     result = Generator.from_config_file(args.config).generate(seed=args.seed)
     out = Path(args.out)
@@ -38,7 +38,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     for name, roas in result.truth.roas.items():
         print(f"  true ROAS {name:<12} {roas:8.3f}")
     if args.ingest:
-        from mediamix.medallion import ingest_synthetic
+        from mediamix.lakehouse.medallion import ingest_synthetic
 
         report = ingest_synthetic(
             result, catalog=args.catalog, schema=args.schema, lakehouse=args.lakehouse
@@ -52,10 +52,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     import json
     import warnings
 
-    from mediamix.fit import ConvergenceWarning, fit
-    from mediamix.lake import load_modeling_frame
-    from mediamix.model_config import load_model_config
-    from mediamix.tracking import describe_data_source, tracked_run
+    from mediamix.analysis.summary import fit_summary
+    from mediamix.config.model import load_model_config
+    from mediamix.inference.diagnostics import ConvergenceWarning
+    from mediamix.inference.fit import fit
+    from mediamix.lakehouse.tables import load_modeling_frame
+    from mediamix.mlops.tracking import describe_data_source, tracked_run
 
     config = load_model_config(args.config).with_sampler(
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed
@@ -85,7 +87,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
             fit_path = result.save(out / "fit.nc")
-            summary = result.summary()
+            summary = fit_summary(result)
             summary["mlflow_run_id"] = None if run is None else run.run_id
             (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             if run is not None:
@@ -122,7 +124,7 @@ def _print_fit(summary: dict[str, Any], run: TrackedRun | None) -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from mediamix.medallion import DataQualityError, ingest
+    from mediamix.lakehouse.medallion import DataQualityError, ingest
 
     channels = [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels else None
     try:
@@ -146,7 +148,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
-    from mediamix.lake import TableName, describe_table, list_tables, table_history
+    from mediamix.lakehouse.tables import TableName, describe_table, list_tables, table_history
 
     if args.name:
         name = TableName.parse(args.name, catalog=args.catalog, schema=args.schema)
@@ -174,8 +176,8 @@ def _cmd_tables(args: argparse.Namespace) -> int:
 def _cmd_optimize(args: argparse.Namespace) -> int:
     import json
 
-    from mediamix.fit import load_fit
-    from mediamix.optimize import check_budget, optimize_budget, parse_bounds
+    from mediamix.analysis.optimize import check_budget, optimize_budget, parse_bounds
+    from mediamix.inference.fit import load_fit
 
     # bad input is reported before the fit is read or anything is compiled
     budget = check_budget(args.budget)

@@ -6,9 +6,10 @@ import warnings
 from functools import cache
 from pathlib import Path
 
-from mediamix.fit import ConvergenceWarning, FitResult, fit
-from mediamix.generator import Generator, SyntheticData
-from mediamix.model_config import load_model_config
+from mediamix.config.model import load_model_config
+from mediamix.data.generator import Generator, SyntheticData
+from mediamix.inference.diagnostics import ConvergenceWarning
+from mediamix.inference.fit import FitResult, fit
 
 REPO = Path(__file__).resolve().parents[1]
 GEN_CONFIG = REPO / "config/generator/basic_config.yaml"

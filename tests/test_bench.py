@@ -22,7 +22,7 @@ from bench.harness import cache_env  # noqa: E402
 from bench.metrics import convergence, roas_vs_truth  # noqa: E402
 from bench.recovery import summarize  # noqa: E402
 from bench.report import render_recovery, render_speed  # noqa: E402
-from mediamix.model_config import load_model_config  # noqa: E402
+from mediamix.config.model import load_model_config  # noqa: E402
 
 
 @pytest.mark.parametrize("key", sorted(DATASETS))

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from mediamix.cli import main
-from mediamix.generator import Generator
+from mediamix.data.generator import Generator
 
 BIN = Path(sys.executable).parent
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mediamix import lake
 from mediamix.cli import main
+from mediamix.lakehouse import tables as lake
 
 
 def feeds(tmp_path: Path, extra_spend: str = "") -> tuple[Path, Path]:

@@ -1,0 +1,392 @@
+"""Predictions for a spend plan under every posterior draw.
+
+A *spend plan* is a DataFrame with a ``date`` column, one spend column per channel (original
+currency units) and, if the model has any, its controls and index variables. The outcome column
+may be present and is ignored, so a modeling frame is itself a valid plan.
+
+:func:`predict_plan` pushes the plan through the fitted model under every (or a thinned set of)
+posterior draws with the numpy backend of :mod:`mediamix.model.transforms`::
+
+    outcome = y_scale * (intercept + trend + seasonality + controls + index effects
+                         + sum_c beta_c * saturation_c(adstock_c(spend_c / spend_max_c)))
+
+and returns the expected outcome's posterior mean and HDI band per date with each channel's
+mean contribution. It is the same model as :func:`mediamix.model.builder.build_model`:
+predicting the training frame's own spend reproduces the posterior mean of
+``baseline + channel_contribution.sum("channel")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import arviz_stats as azs
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import xarray as xr
+
+from mediamix.analysis.response import MediaParameters, draw_index, media_contributions
+from mediamix.data.validation import DATE_DTYPE
+from mediamix.errors import MediamixError
+from mediamix.inference.fit import FitResult
+from mediamix.model.builder import fourier_features
+
+__all__ = [
+    "DEFAULT_DRAWS",
+    "PlanDraws",
+    "PlanError",
+    "example_plan",
+    "plan_columns",
+    "plan_draws",
+    "predict_plan",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Posterior draws used per prediction unless told otherwise (evenly thinned).
+DEFAULT_DRAWS = 500
+_STEP_DAYS = {"daily": 1, "weekly": 7}
+
+
+class PlanError(MediamixError):
+    """A spend plan the model cannot predict: wrong columns, bad spend or dates off the grid."""
+
+
+@dataclass(frozen=True)
+class PlanDraws:
+    """Posterior draws of a plan's outcome, in original outcome units.
+
+    Attributes
+    ----------
+    dates : pandas.DatetimeIndex
+        The plan's dates.
+    channels : list of str
+        Channel order of the last axis of ``contributions``.
+    baseline : numpy.ndarray
+        ``(sample, date)``: intercept, trend, seasonality, controls and index effects.
+    contributions : numpy.ndarray
+        ``(sample, date, channel)``: each channel's contribution.
+    """
+
+    dates: pd.DatetimeIndex
+    channels: list[str]
+    baseline: FloatArray
+    contributions: FloatArray
+
+    @property
+    def outcome(self) -> FloatArray:
+        """Expected outcome per draw and date, ``(sample, date)``."""
+        return self.baseline + self.contributions.sum(axis=-1)
+
+
+def plan_columns(result: FitResult) -> list[str]:
+    """The columns a spend plan for this fit needs: ``date``, channels, controls, index variables.
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit.
+
+    Returns
+    -------
+    list of str
+        In the order the model signature lists them.
+    """
+    cfg = result.config
+    return ["date", *cfg.channel_names, *cfg.controls, *cfg.index_variables]
+
+
+def _rows(mask: npt.NDArray[np.bool_], limit: int = 5) -> str:
+    idx = np.flatnonzero(mask)
+    more = f" (and {len(idx) - limit} more)" if len(idx) > limit else ""
+    return "rows " + ", ".join(str(i) for i in idx[:limit]) + more
+
+
+def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
+    cfg = result.config
+    columns = [str(c) for c in plan.columns]
+    if "date" not in columns:
+        raise PlanError(f"the spend plan has no 'date' column; its columns are {columns}")
+    missing = [c for c in cfg.channel_names if c not in columns]
+    if missing:
+        raise PlanError(
+            f"the spend plan is missing channel columns {missing}; the model's channels are "
+            f"{cfg.channel_names} (give 0 for a channel with no spend)"
+        )
+    needed = [*cfg.controls, *cfg.index_variables]
+    absent = [c for c in needed if c not in columns]
+    if absent:
+        raise PlanError(
+            f"the spend plan is missing columns {absent} that the model's baseline uses"
+        )
+    allowed = {*plan_columns(result), cfg.outcome.name}
+    extra = [c for c in columns if c not in allowed]
+    if extra:
+        raise PlanError(
+            f"the spend plan has unknown columns {extra}; the model's channels are "
+            f"{cfg.channel_names}" + (f" and its controls {cfg.controls}" if cfg.controls else "")
+        )
+    if not len(plan):
+        raise PlanError("the spend plan has no rows")
+
+
+def _plan_dates(result: FitResult, plan: pd.DataFrame) -> pd.DatetimeIndex:
+    raw = plan["date"]
+    parsed = pd.to_datetime(raw, errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        raise PlanError(
+            f"column 'date': {_rows(bad)} are not dates (e.g. {raw[bad].iloc[0]!r}); "
+            "use ISO dates such as 2023-01-02"
+        )
+    dates = pd.DatetimeIndex(parsed)
+    if dates.tz is not None:
+        dates = dates.tz_convert(None)
+    if (dates != dates.normalize()).any():
+        raise PlanError("column 'date': dates must be calendar dates (midnight), not times of day")
+    freq = result.scalers.frequency
+    step = _STEP_DAYS[freq]
+    steps = np.diff(dates.to_numpy().astype("datetime64[D]").astype(np.int64))
+    if len(dates) > 1 and (steps != step).any():
+        i = int(np.flatnonzero(steps != step)[0])
+        raise PlanError(
+            f"column 'date': the plan must be consecutive {freq} periods ({step} day(s) apart) "
+            f"in increasing order; {dates[i].date()} is followed by {dates[i + 1].date()}"
+        )
+    start = pd.Timestamp(result.scalers.start_date)
+    offset = (dates[0] - start).days % step
+    if offset:
+        raise PlanError(
+            f"column 'date': {dates[0].date()} is not on the model's {freq} grid, which "
+            f"runs from {start.date()} in steps of {step} days"
+        )
+    return pd.DatetimeIndex(dates.astype(DATE_DTYPE))
+
+
+def _numeric(plan: pd.DataFrame, column: str, role: str) -> FloatArray:
+    raw = plan[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    unparseable = (values.isna() & raw.notna()).to_numpy()
+    if unparseable.any():
+        raise PlanError(
+            f"{role} column {column!r}: {_rows(unparseable)} are not numbers "
+            f"(e.g. {raw[unparseable].iloc[0]!r})"
+        )
+    arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise PlanError(f"{role} column {column!r}: {_rows(bad)} are missing, NaN or infinite")
+    if role == "spend" and (arr < 0).any():
+        neg = arr < 0
+        raise PlanError(
+            f"spend column {column!r}: {_rows(neg)} are negative (e.g. {arr[neg][0]}); "
+            "spend must be >= 0"
+        )
+    return arr
+
+
+def _history(result: FitResult, dates: pd.DatetimeIndex, length: int) -> FloatArray:
+    """Training spend for the ``length`` periods before ``dates[0]``; 0 where there is none."""
+    step = pd.Timedelta(days=_STEP_DAYS[result.scalers.frequency])
+    before = pd.DatetimeIndex([dates[0] - step * k for k in range(length, 0, -1)])
+    train = result.frame.set_index("date")[result.channels]
+    train.index = pd.DatetimeIndex(train.index).astype(DATE_DTYPE)
+    return train.reindex(before.astype(DATE_DTYPE)).fillna(0.0).to_numpy(dtype=np.float64)
+
+
+def _draws_of(
+    post: xr.Dataset,
+    var: str,
+    idx: npt.NDArray[np.intp],
+    dim: str | None = None,
+    labels: list[str] | None = None,
+) -> FloatArray:
+    """A posterior variable as ``(sample, ...)``, selected draws only."""
+    da = post[var]
+    if dim is not None and labels is not None:
+        da = da.sel({dim: labels})
+    da = da.transpose("chain", "draw", ...)
+    values = np.asarray(da.values, dtype=np.float64)
+    return values.reshape(-1, *values.shape[2:])[idx]
+
+
+def _baseline(
+    result: FitResult, plan: pd.DataFrame, dates: pd.DatetimeIndex, idx: npt.NDArray[np.intp]
+) -> FloatArray:
+    """Intercept, trend, seasonality, controls and index effects ``(sample, date)``."""
+    cfg, sc, post = result.config, result.scalers, result.posterior
+    base = np.repeat(_draws_of(post, "intercept", idx)[:, None], len(dates), axis=1)
+    if cfg.trend.enabled:
+        base = base + _draws_of(post, "trend_slope", idx)[:, None] * sc.trend(dates)[None, :]
+    if cfg.seasonality.yearly_order:
+        coef = _draws_of(post, "seasonality_coef", idx)
+        base = base + coef @ fourier_features(dates, cfg.seasonality.yearly_order).T
+    if cfg.controls:
+        scale = np.array([sc.control_scale[c] for c in cfg.controls])
+        z = np.column_stack([_numeric(plan, c, "control") for c in cfg.controls]) / scale
+        base = base + _draws_of(post, "control_coef", idx, "control", list(cfg.controls)) @ z.T
+    for c in cfg.index_variables:
+        levels = sc.index_levels[c]
+        values = plan[c].astype(str).to_numpy()
+        unknown = sorted(set(values) - set(levels))
+        if unknown:
+            raise PlanError(
+                f"index column {c!r}: levels {unknown} were not in the training data; "
+                f"allowed levels are {levels}"
+            )
+        codes = np.array([levels.index(v) for v in values])
+        effect = _draws_of(post, f"{c}_effect", idx, f"{c}_level", levels[1:])
+        full = np.concatenate([np.zeros((len(idx), 1)), effect], axis=1)
+        base = base + full[:, codes]
+    return base * sc.y_scale
+
+
+def plan_draws(
+    result: FitResult,
+    plan: pd.DataFrame,
+    *,
+    draws: int | None = DEFAULT_DRAWS,
+    history: bool = True,
+) -> PlanDraws:
+    """Posterior draws of the outcome and contributions for a spend plan.
+
+    Carry-over makes a period's outcome depend on earlier spend. With ``history`` (the default),
+    the ``l_max - 1`` periods before the plan's first date take the fit's own training spend
+    wherever those dates fall inside the training window: a plan that continues right after
+    the training window starts with the last ``l_max - 1`` training periods' spend carried
+    over. Periods before the plan that the training data does not cover count as zero spend,
+    as they do at the start of the training window.
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit.
+    plan : pandas.DataFrame
+        ``date``, one spend column per channel, the model's controls and index variables; the
+        outcome column may be present and is ignored. Dates must be consecutive periods on the
+        model's frequency grid (the training dates' weekday for weekly data).
+    draws : int or None, default 500
+        Posterior draws to use, evenly thinned across chains; ``None`` uses every draw.
+    history : bool, default True
+        Carry over training spend from before the plan (see above); False treats spend before
+        the plan as zero.
+
+    Returns
+    -------
+    PlanDraws
+        Baseline ``(sample, date)`` and contributions ``(sample, date, channel)``.
+
+    Raises
+    ------
+    PlanError
+        For a plan with missing or unknown columns, non-numeric, missing or negative spend,
+        unparseable dates, or dates that are not consecutive periods on the model's grid.
+    """
+    if not isinstance(plan, pd.DataFrame):
+        raise PlanError(f"the spend plan must be a pandas DataFrame, got {type(plan).__name__}")
+    _check_columns(result, plan)
+    dates = _plan_dates(result, plan)
+    spend = np.column_stack([_numeric(plan, c, "spend") for c in result.channels])
+    post = result.posterior
+    idx = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
+    lag = max(cc.adstock.l_max for cc in result.config.channels.values()) - 1
+    if history and lag:
+        spend = np.concatenate([_history(result, dates, lag), spend], axis=0)
+    else:
+        lag = 0
+    media = MediaParameters.from_fit(result, draws=draws)
+    contributions = media_contributions(media, spend)[:, lag:, :]
+    baseline = _baseline(result, plan, dates, idx)
+    return PlanDraws(dates, list(result.channels), baseline, contributions)
+
+
+def predict_plan(
+    result: FitResult,
+    plan: pd.DataFrame,
+    *,
+    draws: int | None = DEFAULT_DRAWS,
+    hdi_prob: float | None = None,
+    history: bool = True,
+) -> pd.DataFrame:
+    """Predict the outcome of a spend plan with credible bands and per-channel contributions.
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit.
+    plan : pandas.DataFrame
+        ``date``, one spend column per channel (original currency units), and the model's
+        controls and index variables if it has any. See :func:`plan_draws` for how spend
+        before the plan is carried over.
+    draws : int or None, default 500
+        Posterior draws to use (evenly thinned); ``None`` uses all of them.
+    hdi_prob : float, optional
+        Probability mass of the band; default the config's ``hdi_prob``.
+    history : bool, default True
+        Carry over the training spend that precedes the plan (see :func:`plan_draws`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per plan date: ``date``, ``prediction_mean``, ``prediction_hdi_low``,
+        ``prediction_hdi_high`` (the expected outcome's HDI, without observation noise),
+        ``baseline`` (its mean) and ``contribution_<channel>`` (each channel's mean
+        contribution), all in original outcome units.
+
+    Raises
+    ------
+    PlanError
+        If the plan does not fit the model (see :func:`plan_draws`) or ``hdi_prob`` is not
+        in (0, 1).
+    """
+    prob = result.config.hdi_prob if hdi_prob is None else float(hdi_prob)
+    if not 0 < prob < 1:
+        raise PlanError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
+    pd_ = plan_draws(result, plan, draws=draws, history=history)
+    total = pd_.outcome
+    band = azs.hdi(xr.DataArray(total[None], dims=("chain", "draw", "date")), prob=prob)
+    out = pd.DataFrame(
+        {
+            "date": pd_.dates.to_numpy(),
+            "prediction_mean": total.mean(axis=0),
+            "prediction_hdi_low": np.asarray(band.sel(ci_bound="lower").values),
+            "prediction_hdi_high": np.asarray(band.sel(ci_bound="upper").values),
+            "baseline": pd_.baseline.mean(axis=0),
+        }
+    )
+    means = pd_.contributions.mean(axis=0)
+    for j, ch in enumerate(pd_.channels):
+        out[f"contribution_{ch}"] = means[:, j]
+    return out
+
+
+def example_plan(result: FitResult, periods: int = 4) -> pd.DataFrame:
+    """A plan for the ``periods`` periods after the training window, at recent spend levels.
+
+    Each channel spends its mean over the last 13 training periods; controls and index
+    variables keep their last training value. Used as the MLflow model's input example.
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit.
+    periods : int, default 4
+        Number of periods.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :func:`plan_columns`.
+    """
+    frame = result.frame
+    step = pd.Timedelta(days=_STEP_DAYS[result.scalers.frequency])
+    last = pd.Timestamp(frame["date"].iloc[-1])
+    dates = pd.DatetimeIndex([last + step * (k + 1) for k in range(periods)]).astype(DATE_DTYPE)
+    plan = pd.DataFrame({"date": dates})
+    recent = frame.tail(13)
+    for ch in result.channels:
+        plan[ch] = float(round(recent[ch].mean(), 2))
+    for c in [*result.config.controls, *result.config.index_variables]:
+        plan[c] = frame[c].iloc[-1]
+    return plan

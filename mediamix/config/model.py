@@ -1,0 +1,292 @@
+"""Typed model configuration: outcome, channels and their priors, baseline terms, sampler.
+
+A user may list only channel names; every channel then gets the defaults in ``channel_defaults``
+(geometric adstock with ``alpha ~ Beta(1, 3)``, logistic saturation with ``lam ~ Gamma(3, 1)``,
+``beta ~ HalfNormal(1)``), laid under any ``channel_defaults`` the config sets; per-channel entries
+override any part of either.
+
+Priors are written ``{dist: Beta, alpha: 1, beta: 3}`` with ``dist`` one of a fixed list of
+distribution names (not Python classes) and each distribution's own parameter names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import Field, model_validator
+
+from mediamix.config.base import StrictModel, load_yaml, parse_config
+
+__all__ = [
+    "AdstockConfig",
+    "ChannelModelConfig",
+    "ModelConfig",
+    "PriorConfig",
+    "SamplerConfig",
+    "TrackingConfig",
+    "load_model_config",
+]
+
+# distribution -> (parameter names, support)
+DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "Normal": (("mu", "sigma"), "real"),
+    "StudentT": (("nu", "mu", "sigma"), "real"),
+    "HalfNormal": (("sigma",), "positive"),
+    "HalfStudentT": (("nu", "sigma"), "positive"),
+    "Exponential": (("lam",), "positive"),
+    "Gamma": (("alpha", "beta"), "positive"),
+    "LogNormal": (("mu", "sigma"), "positive"),
+    "Beta": (("alpha", "beta"), "unit"),
+    "Uniform": (("lower", "upper"), "bounded"),
+}
+_POSITIVE_PARAMS = {"sigma", "nu", "lam", "alpha", "beta"}
+
+
+class PriorConfig(StrictModel):
+    """A prior: a distribution name and its parameters: ``{dist: Gamma, alpha: 3, beta: 1}``."""
+
+    model_config = StrictModel.model_config | {"extra": "allow"}
+    dist: str
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.dist not in DISTRIBUTIONS:
+            raise ValueError(f"dist must be one of {sorted(DISTRIBUTIONS)}, got {self.dist!r}")
+        names, _ = DISTRIBUTIONS[self.dist]
+        given = dict(self.model_extra or {})
+        missing = [n for n in names if n not in given]
+        unknown = [n for n in given if n not in names]
+        if missing or unknown:
+            raise ValueError(
+                f"{self.dist} takes parameters {list(names)}; missing {missing}, unknown {unknown}"
+            )
+        for name, value in given.items():
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"{self.dist} parameter {name} must be a number, got {value!r}")
+            if name in _POSITIVE_PARAMS and value <= 0:
+                raise ValueError(f"{self.dist} parameter {name} must be > 0, got {value}")
+        if self.dist == "Uniform" and given["lower"] >= given["upper"]:
+            raise ValueError("Uniform needs lower < upper")
+        return self
+
+    @property
+    def params(self) -> dict[str, float]:
+        """The distribution's parameters."""
+        return {k: float(v) for k, v in (self.model_extra or {}).items()}
+
+    @property
+    def support(self) -> str:
+        """``real``, ``positive``, ``unit`` (0 to 1) or ``bounded``."""
+        if self.dist == "Uniform":
+            lo, hi = self.params["lower"], self.params["upper"]
+            if lo >= 0 and hi <= 1:
+                return "unit"
+            return "positive" if lo >= 0 else "bounded"
+        return DISTRIBUTIONS[self.dist][1]
+
+    def require(self, support: str, what: str) -> None:
+        """Raise if this prior can put mass outside ``support`` (``positive`` or ``unit``)."""
+        ok = {"positive": {"positive", "unit"}, "unit": {"unit"}, "real": set(DISTRIBUTIONS)}
+        if support != "real" and self.support not in ok[support]:
+            allowed = sorted(
+                d for d, (_, s) in DISTRIBUTIONS.items() if s in ok[support] or d == "Uniform"
+            )
+            raise ValueError(
+                f"{what} needs a {support} prior; {self.dist} is {self.support}. "
+                f"Use one of {allowed}"
+            )
+
+
+def _prior(dist: str, **params: float) -> PriorConfig:
+    return PriorConfig(dist=dist, **params)
+
+
+class AdstockConfig(StrictModel):
+    """Carry-over: ``geometric`` (``alpha``), ``delayed`` (``alpha``, ``theta``) or ``none``."""
+
+    type: Literal["geometric", "delayed", "none"] = "geometric"
+    l_max: int = Field(default=12, ge=1, le=104)
+    normalize: bool = True
+    alpha: PriorConfig = _prior("Beta", alpha=1.0, beta=3.0)
+    theta: PriorConfig = _prior("Uniform", lower=0.0, upper=3.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        self.alpha.require("unit", "adstock.alpha")
+        self.theta.require("positive", "adstock.theta")
+        return self
+
+
+class SaturationConfig(StrictModel):
+    """Diminishing returns: ``logistic`` (``lam``), ``hill`` (``k``, ``s``) or ``none``."""
+
+    type: Literal["logistic", "hill", "none"] = "logistic"
+    lam: PriorConfig = _prior("Gamma", alpha=3.0, beta=1.0)
+    k: PriorConfig = _prior("Gamma", alpha=2.0, beta=4.0)
+    s: PriorConfig = _prior("Gamma", alpha=3.0, beta=1.5)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        for name in ("lam", "k", "s"):
+            getattr(self, name).require("positive", f"saturation.{name}")
+        return self
+
+
+class ChannelModelConfig(StrictModel):
+    """How one channel's spend acts on the outcome: adstock, saturation and ``beta``."""
+
+    adstock: AdstockConfig = AdstockConfig()
+    saturation: SaturationConfig = SaturationConfig()
+    beta: PriorConfig = _prior("HalfNormal", sigma=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        self.beta.require("positive", "beta")
+        return self
+
+
+class OutcomeModelConfig(StrictModel):
+    """The outcome column, its likelihood and the priors of intercept and noise (scaled units)."""
+
+    name: str = Field(min_length=1)
+    likelihood: Literal["normal", "studentt"] = "normal"
+    intercept: PriorConfig = _prior("Normal", mu=0.5, sigma=0.5)
+    sigma: PriorConfig = _prior("HalfNormal", sigma=0.5)
+    nu: PriorConfig = _prior("Gamma", alpha=10.0, beta=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        self.sigma.require("positive", "outcome.sigma")
+        self.nu.require("positive", "outcome.nu")
+        return self
+
+
+class SeasonalityModelConfig(StrictModel):
+    """Yearly Fourier terms: ``yearly_order`` sine/cosine pairs (0 disables)."""
+
+    yearly_order: int = Field(default=2, ge=0, le=20)
+    prior: PriorConfig = _prior("Normal", mu=0.0, sigma=0.2)
+
+
+class TrendModelConfig(StrictModel):
+    """A linear trend over the data window (time scaled to [0, 1])."""
+
+    enabled: bool = True
+    prior: PriorConfig = _prior("Normal", mu=0.0, sigma=0.2)
+
+
+class SamplerConfig(StrictModel):
+    """Inference settings.
+
+    ``sampler``: ``nutpie`` (default; nutpie's NUTS on PyTensor's cached numba log-density),
+    ``nutpie-native`` (nutpie's own compilation), ``pymc``, ``numpyro`` (``jax`` extra) or
+    ``advi`` (approximate).
+    """
+
+    sampler: Literal["nutpie", "nutpie-native", "pymc", "numpyro", "advi"] = "nutpie"
+    draws: int = Field(default=1000, ge=1)
+    tune: int = Field(default=1000, ge=0)
+    chains: int = Field(default=4, ge=1)
+    cores: int | None = Field(default=None, ge=1)
+    # 0.95, not 0.9: the weakly identified channels of larger models diverge less (see README)
+    target_accept: float = Field(default=0.95, gt=0, lt=1)
+    seed: int | None = Field(default=1, ge=0)
+    advi_iterations: int = Field(default=30_000, ge=100)
+
+
+class TrackingConfig(StrictModel):
+    """Where MLflow records fits: experiment name and the registered model's name (optional)."""
+
+    experiment: str | None = Field(default=None, min_length=1)
+    registered_model: str | None = Field(default=None, min_length=1)
+
+
+class ModelConfig(StrictModel):
+    """The whole model: see ``config/model/basic_config.yaml`` and README."""
+
+    outcome: OutcomeModelConfig
+    channels: dict[str, ChannelModelConfig] = Field(min_length=1)
+    controls: list[str] = Field(default_factory=list)
+    control_prior: PriorConfig = _prior("Normal", mu=0.0, sigma=0.5)
+    index_variables: list[str] = Field(default_factory=list)
+    index_prior: PriorConfig = _prior("Normal", mu=0.0, sigma=0.2)
+    seasonality: SeasonalityModelConfig = SeasonalityModelConfig()
+    trend: TrendModelConfig = TrendModelConfig()
+    sampler: SamplerConfig = SamplerConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    hdi_prob: float = Field(default=0.94, gt=0, lt=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_channels(cls, data: Any) -> Any:
+        # `channels: [a, b]` is shorthand for `channels: {a: {}, b: {}}`; every entry is laid
+        # over `channel_defaults`, which is consumed here
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        defaults = data.pop("channel_defaults", None) or {}
+        value = data.get("channels")
+        if isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise ValueError("channels: a channel list must hold channel names (strings)")
+            if len(set(value)) != len(value):
+                raise ValueError(f"channels: channel names repeat: {value}")
+            value = {name: {} for name in value}
+        if isinstance(value, dict) and isinstance(defaults, dict):
+            data["channels"] = {
+                k: _deep_merge(defaults, v if v is not None else {}) for k, v in value.items()
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        names = [*self.channels, *self.controls, *self.index_variables, self.outcome.name]
+        repeated = sorted({n for n in names if names.count(n) > 1} | ({"date"} & set(names)))
+        if repeated:
+            raise ValueError(
+                "channels, controls, index_variables and the outcome need distinct column "
+                f"names other than 'date'; repeated: {repeated}"
+            )
+        return self
+
+    @property
+    def channel_names(self) -> list[str]:
+        """Channel names in config order (the order of the ``channel`` coordinate)."""
+        return list(self.channels)
+
+    def with_sampler(self, **overrides: Any) -> ModelConfig:
+        """Return a copy with sampler settings replaced (``None`` values are ignored)."""
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        sampler = SamplerConfig.model_validate(self.sampler.model_dump() | changes)
+        return self.model_copy(update={"sampler": sampler})
+
+
+def _deep_merge(base: dict[str, Any], over: Any) -> Any:
+    if not isinstance(over, dict):
+        return over
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(base[k], v) if isinstance(base.get(k), dict) else v
+    return out
+
+
+def load_model_config(path: str | Path) -> ModelConfig:
+    """Load and validate a model YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML file with the model schema (see README).
+
+    Returns
+    -------
+    ModelConfig
+        The validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file is unreadable or does not follow the schema; the message names the key.
+    """
+    return parse_config(ModelConfig, load_yaml(path), str(path))

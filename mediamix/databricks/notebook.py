@@ -1,0 +1,496 @@
+"""Plumbing for the accelerator's notebooks: typed parameters, display, and small helpers.
+
+The notebooks at the repository root (``01_MMM Data Gen.py``, ``02_MMM PyMC Example.py``) run
+in two places with the same code:
+
+- **on Databricks** (``dbutils`` in the notebook's globals): each parameter is a text widget
+  (created with its default, so a job's parameters or a user's edits fill it in), and
+  :meth:`Notebook.show` hands tables and figures to Databricks' ``display``;
+- **as plain Python** (``python "02_MMM PyMC Example.py"`` from the repository root): each
+  parameter comes from the environment variable ``MEDIAMIX_<NAME>`` (``MEDIAMIX_DRAWS=200``),
+  else its default; tables are printed and figures saved as PNG files under
+  ``$MEDIAMIX_OUTPUT_DIR`` (default ``out/notebooks``), one folder per notebook.
+
+Parameters are frozen dataclasses whose field names are the widget names; an empty value means
+"not set" for optional fields (``draws`` empty: the model config's value). :data:`NOTEBOOKS`
+maps each notebook to its parameters, which is how ``RUNME.py`` builds the job's parameters.
+This module imports only the standard library at import time, so a notebook can read its
+parameters before anything heavy is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mediamix.errors import MediamixError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from mediamix.analysis.optimize import Allocation
+    from mediamix.data.generator import GroundTruth
+    from mediamix.mlops.tracking import TrackedRun
+
+__all__ = [
+    "ENV_PREFIX",
+    "NOTEBOOKS",
+    "OUTPUT_DIR_ENV",
+    "DataGenParams",
+    "ModelParams",
+    "Notebook",
+    "ParameterError",
+    "env_var",
+    "job_parameters",
+    "log_allocation",
+    "mlflow_ui_command",
+    "param_defaults",
+    "plot_data",
+    "read_params",
+    "truth_table",
+    "widget_names",
+]
+
+ENV_PREFIX = "MEDIAMIX_"
+OUTPUT_DIR_ENV = "MEDIAMIX_OUTPUT_DIR"
+DEFAULT_OUTPUT_DIR = "out/notebooks"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ParameterError(MediamixError):
+    """A notebook parameter whose value cannot be used (not a number, unknown, ...)."""
+
+
+def _widget(label: str) -> dict[str, str]:
+    return {"label": label}
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class DataGenParams:
+    """Parameters of ``01_MMM Data Gen``: where the tables go and what data to generate."""
+
+    catalog: str = field(default="main", metadata=_widget("Catalog of the tables"))
+    schema: str = field(default="mediamix", metadata=_widget("Schema of the tables"))
+    generator_config: str = field(
+        default="config/generator/basic_config.yaml",
+        metadata=_widget("Generator config (path from the repo root)"),
+    )
+    data_seed: int | None = field(
+        default=None, metadata=_widget("Seed of the synthetic data (empty: the config's)")
+    )
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Parameters of ``02_MMM PyMC Example``: data, model, sampler, tracking and budget."""
+
+    catalog: str = field(default="main", metadata=_widget("Catalog of the tables"))
+    schema: str = field(default="mediamix", metadata=_widget("Schema of the tables"))
+    gold_table: str = field(default="mmm_gold", metadata=_widget("Gold table to model"))
+    model_config: str = field(
+        default="config/model/basic_config.yaml",
+        metadata=_widget("Model config (path from the repo root)"),
+    )
+    experiment: str = field(
+        default="mediamix",
+        metadata=_widget("MLflow experiment (on Databricks a workspace path; else /Shared/NAME)"),
+    )
+    registered_model: str = field(
+        default="mmm",
+        metadata=_widget("Registered model name (catalog.schema.NAME in Unity Catalog)"),
+    )
+    sampler: str | None = field(
+        default=None, metadata=_widget("Sampler: nutpie, nutpie-native, pymc, numpyro, advi")
+    )
+    draws: int | None = field(default=None, metadata=_widget("Draws per chain (empty: config)"))
+    tune: int | None = field(default=None, metadata=_widget("Tuning steps (empty: config)"))
+    chains: int | None = field(default=None, metadata=_widget("Chains (empty: config)"))
+    sampler_seed: int | None = field(default=None, metadata=_widget("Sampler seed (empty: config)"))
+    budget: float | None = field(
+        default=None, metadata=_widget("Budget per period (empty: current total spend)")
+    )
+    bounds: str = field(
+        default="*=-30%:+30%",
+        metadata=_widget("Budget bounds, CHANNEL=MIN:MAX separated by spaces"),
+    )
+
+    @property
+    def gold_table_name(self) -> str:
+        """The gold table's full name: ``catalog.schema.table`` (missing parts from widgets)."""
+        parts = self.gold_table.split(".")
+        if len(parts) >= 3:
+            return self.gold_table
+        return ".".join([self.catalog, self.schema][: 3 - len(parts)] + parts)
+
+    @property
+    def registered_model_name(self) -> str | None:
+        """The name to register under: ``catalog.schema.name`` on Databricks, else as given.
+
+        Empty means no registration.
+        """
+        name = self.registered_model.strip()
+        if not name:
+            return None
+        if "." in name or not (
+            os.environ.get("DATABRICKS_RUNTIME_VERSION")
+            or os.environ.get("MLFLOW_TRACKING_URI", "").startswith("databricks")
+        ):
+            return name
+        return f"{self.catalog}.{self.schema}.{name}"
+
+    @property
+    def bounds_list(self) -> list[str]:
+        """:attr:`bounds` split into ``CHANNEL=MIN:MAX`` items (commas or spaces)."""
+        return [b for b in re.split(r"[,\s]+", self.bounds.strip()) if b]
+
+
+#: Notebook (file name without ``.py``) -> its parameters; ``RUNME.py`` builds the job from it.
+NOTEBOOKS: dict[str, type[Any]] = {
+    "01_MMM Data Gen": DataGenParams,
+    "02_MMM PyMC Example": ModelParams,
+}
+
+
+def env_var(name: str) -> str:
+    """The environment variable of a parameter: ``draws`` -> ``MEDIAMIX_DRAWS``."""
+    return ENV_PREFIX + name.upper()
+
+
+def widget_names(cls: type[Any]) -> list[str]:
+    """The widget (parameter) names of a parameters class, in order."""
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def param_defaults(cls: type[Any]) -> dict[str, str]:
+    """Defaults of a parameters class as widget text (``None`` as ``""``)."""
+    return {f.name: _text(f.default) for f in dataclasses.fields(cls)}
+
+
+def job_parameters(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every notebook's parameters with their values as text, for a job that runs them all.
+
+    Parameters
+    ----------
+    env : mapping, optional
+        Environment to read ``MEDIAMIX_<NAME>`` overrides from; ``os.environ`` by default.
+
+    Returns
+    -------
+    dict
+        ``{name: value}`` in notebook order; a name shared by notebooks appears once.
+
+    Raises
+    ------
+    ParameterError
+        If two notebooks give the same parameter different defaults.
+    """
+    env = os.environ if env is None else env
+    out: dict[str, str] = {}
+    for notebook, cls in NOTEBOOKS.items():
+        for name, default in param_defaults(cls).items():
+            value = env.get(env_var(name), default)
+            if name in out and param_defaults(cls)[name] != default:
+                raise ParameterError(f"{notebook}: parameter {name!r} has a different default")
+            out.setdefault(name, value)
+    return out
+
+
+def _convert(cls: type[Any], name: str, raw: str, source: str) -> Any:
+    kind = typing.get_type_hints(cls)[name]
+    args = typing.get_args(kind)
+    optional = isinstance(kind, types.UnionType) and type(None) in args
+    base = next((a for a in args if a is not type(None)), str) if optional else kind
+    text = raw.strip()
+    if optional and text == "":
+        return None
+    try:
+        return base(text) if base in (int, float) else raw
+    except ValueError:
+        what = "a whole number" if base is int else "a number"
+        empty = " or empty" if optional else ""
+        raise ParameterError(
+            f"parameter {name!r} ({source}) must be {what}{empty}, got {raw!r}"
+        ) from None
+
+
+def read_params[P](cls: type[P], dbutils: Any = None, env: Mapping[str, str] | None = None) -> P:
+    """Read a notebook's parameters from widgets (Databricks) or the environment.
+
+    Parameters
+    ----------
+    cls : type
+        :class:`DataGenParams` or :class:`ModelParams`.
+    dbutils : object, optional
+        Databricks' ``dbutils``: each parameter becomes a text widget with its default and is
+        read back from it. Without it, ``MEDIAMIX_<NAME>`` or the default is used.
+    env : mapping, optional
+        Environment (``os.environ`` by default).
+
+    Returns
+    -------
+    instance of ``cls``
+
+    Raises
+    ------
+    ParameterError
+        If a value does not parse (``draws=ten``).
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        default = _text(f.default)
+        if dbutils is not None:
+            dbutils.widgets.text(f.name, default, f.metadata.get("label", f.name))
+            raw, source = str(dbutils.widgets.get(f.name)), f"widget {f.name}"
+        else:
+            raw, source = env.get(env_var(f.name), default), env_var(f.name)
+        values[f.name] = _convert(cls, f.name, raw, source)
+    return cls(**values)
+
+
+# --------------------------------------------------------------------------- the notebook
+
+
+class Notebook:
+    """One notebook's context: where it runs, its parameters, and how it shows results.
+
+    Parameters
+    ----------
+    name : str
+        A short name; local figures go to ``$MEDIAMIX_OUTPUT_DIR/<name>/``.
+    namespace : mapping, optional
+        The notebook's ``globals()``: ``dbutils`` and ``display`` are taken from it on
+        Databricks.
+    """
+
+    def __init__(self, name: str, namespace: Mapping[str, Any] | None = None) -> None:
+        ns = namespace or {}
+        self.name = name
+        self.dbutils = ns.get("dbutils")
+        self._display = ns.get("display") if self.dbutils is not None else None
+        root = os.environ.get(OUTPUT_DIR_ENV) or DEFAULT_OUTPUT_DIR
+        self.output_dir = Path(root).expanduser() / name
+
+    @property
+    def on_databricks(self) -> bool:
+        """Whether the notebook runs in Databricks (``dbutils`` present)."""
+        return self.dbutils is not None
+
+    def params[P](self, cls: type[P]) -> P:
+        """Read the parameters (see :func:`read_params`) and print them."""
+        params = read_params(cls, self.dbutils)
+        where = "widgets" if self.on_databricks else f"{ENV_PREFIX}* environment or defaults"
+        print(f"{self.name}: parameters from {where}")
+        for key, value in dataclasses.asdict(params).items():  # type: ignore[call-overload]
+            print(f"  {key:<18} {_text(value) or '(empty)'}")
+        return params
+
+    def path(self, relative: str | Path) -> Path:
+        """A file named relative to the repository root, found from any working directory."""
+        path = Path(relative).expanduser()
+        if path.is_absolute() or path.exists():
+            return path
+        candidate = REPO_ROOT / path
+        return candidate if candidate.exists() else path
+
+    def show(self, obj: Any, name: str | None = None, rows: int = 30) -> None:
+        """Display a table or figure: inline on Databricks; printed or saved as PNG locally.
+
+        Parameters
+        ----------
+        obj : DataFrame, Series, Figure or any object
+            What to show.
+        name : str, optional
+            A title, and the figure's file name locally (``<output_dir>/<name>.png``).
+        rows : int, default 30
+            Rows of a table to print locally.
+        """
+        from matplotlib.figure import Figure
+
+        if isinstance(obj, Figure):
+            self._show_figure(obj, name or "figure")
+            return
+        if name:
+            print(f"\n== {name} ==")
+        import pandas as pd
+
+        if self._display is not None:
+            self._display(_displayable(obj) if isinstance(obj, pd.DataFrame | pd.Series) else obj)
+            return
+        if isinstance(obj, pd.DataFrame | pd.Series):
+            with pd.option_context(
+                "display.width", 140, "display.max_columns", 30, "display.float_format", _fmt
+            ):
+                print(obj.to_string(max_rows=rows))
+        else:
+            print(obj)
+
+    def _show_figure(self, fig: Figure, name: str) -> None:
+        import matplotlib.pyplot as plt
+
+        try:
+            if self._display is not None:
+                self._display(fig)
+                return
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            path = self.output_dir / f"{re.sub(r'[^\w.-]+', '_', name)}.png"
+            fig.savefig(path, dpi=100, bbox_inches="tight")
+            print(f"figure {name}: {path}")
+        finally:
+            plt.close(fig)
+
+
+def _displayable(obj: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """A table Databricks' ``display`` shows whole: the index as columns, mixed values as text."""
+    import pandas as pd
+
+    df = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    if not isinstance(df.index, pd.RangeIndex):
+        df = df.reset_index()
+    mixed = [c for c in df.columns if df[c].dtype == object]
+    return df.astype(dict.fromkeys(mixed, str)) if mixed else df
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def truth_table(truth: GroundTruth) -> pd.DataFrame:
+    """The true parameters, spend and ROAS of each channel of a synthetic data set.
+
+    Parameters
+    ----------
+    truth : GroundTruth
+        From :meth:`mediamix.data.generator.Generator.generate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``channel``; the channel's parameters (``adstock_alpha``, ``saturation_lam``,
+        ``beta``, ...), ``spend_total``, ``contribution_total`` and the true ``roas``.
+    """
+    import pandas as pd
+
+    rows = {
+        name: {**ch["params"], **{k: ch[k] for k in ("spend_total", "contribution_total", "roas")}}
+        for name, ch in truth.to_dict()["channels"].items()
+    }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "channel"
+    return out
+
+
+def plot_data(frame: pd.DataFrame, channels: list[str], outcome: str) -> Figure:
+    """Spend per channel (top) and the outcome (bottom) over time.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A modeling frame: ``date``, the channels' spend, the outcome.
+    channels : list of str
+        Spend columns.
+    outcome : str
+        The outcome column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    for ch in channels:
+        top.plot(frame["date"], frame[ch], label=ch, lw=1.2)
+    top.set(title="Spend per period", ylabel="spend")
+    top.legend(loc="upper left")
+    bottom.plot(frame["date"], frame[outcome], color="black", lw=1.2)
+    bottom.set(title=f"Outcome: {outcome}", ylabel=outcome, xlabel="date")
+    return fig
+
+
+def mlflow_ui_command(run: TrackedRun, port: int = 5000) -> str:
+    """The command that opens the MLflow UI on a local run's store, with this interpreter's MLflow.
+
+    Parameters
+    ----------
+    run : TrackedRun
+        A run in a local store (SQLite or directory).
+    port : int, default 5000
+        The UI's port.
+
+    Returns
+    -------
+    str
+        ``.venv/bin/mlflow ui --backend-store-uri sqlite:///... --port 5000`` (the ``mlflow``
+        script next to the running interpreter, relative to the working directory when inside
+        it), or, for a remote store, what to open.
+    """
+    command = run.ui_command
+    if not run.target.is_local:
+        return command
+    script = Path(sys.executable).parent / "mlflow"
+    if script.exists():
+        try:
+            shown = str(script.absolute().relative_to(Path.cwd()))
+        except ValueError:
+            shown = str(script.absolute())
+        command = command.replace("mlflow", shown, 1)
+    return f"{command} --port {port}"
+
+
+def log_allocation(run: TrackedRun, allocation: Allocation) -> None:
+    """Add a budget allocation to a finished tracked run.
+
+    Logs ``optimizer/allocation.json``, the budget figure, and the metrics
+    ``optimizer/lift_mean``, ``optimizer/lift_hdi_low``, ``optimizer/lift_hdi_high`` and
+    ``optimizer/p_lift_positive``.
+
+    Parameters
+    ----------
+    run : TrackedRun
+        The run of the fit the allocation came from.
+    allocation : Allocation
+        From :func:`mediamix.analysis.optimize.optimize_budget`.
+    """
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    from mediamix.analysis.plots import plot_budget
+
+    lift = allocation.lift
+    with mlflow.start_run(run_id=run.run_id, nested=mlflow.active_run() is not None):
+        mlflow.log_dict(allocation.to_dict(), "optimizer/allocation.json")
+        mlflow.log_metrics(
+            {
+                "optimizer/budget": allocation.budget,
+                "optimizer/lift_mean": lift.mean,
+                "optimizer/lift_hdi_low": lift.hdi_low,
+                "optimizer/lift_hdi_high": lift.hdi_high,
+                "optimizer/p_lift_positive": allocation.p_lift_positive,
+            }
+        )
+        fig = plot_budget(allocation)
+        try:
+            mlflow.log_figure(fig, "figures/budget.png")
+        finally:
+            plt.close(fig)

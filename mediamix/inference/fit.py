@@ -1,0 +1,239 @@
+"""Fitting one model, and saving a fit to one file.
+
+``fit(frame, config)`` validates the data, builds the model, samples with the configured sampler
+(nutpie, PyMC's NUTS, numpyro, or ADVI as a fast approximation), adds the posterior predictive
+and pointwise log-likelihood, and returns a :class:`FitResult`. A fit that does not meet the
+convergence thresholds in :data:`~mediamix.inference.diagnostics.THRESHOLDS` warns with
+:class:`ConvergenceWarning` and says so in its diagnostics; it never passes silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from mediamix.config.model import ModelConfig
+from mediamix.data.validation import DATE_DTYPE
+from mediamix.errors import MediamixError
+from mediamix.inference.diagnostics import (
+    ConvergenceWarning,
+    Diagnostics,
+    compute_diagnostics,
+)
+from mediamix.inference.samplers import sample_posterior
+from mediamix.model.builder import ModelData, Scalers, build_model, prepare_data
+
+__all__ = [
+    "FitResult",
+    "fit",
+    "load_fit",
+]
+
+log = logging.getLogger(__name__)
+
+_FORMAT_VERSION = 1
+_FRAME_GROUP = "mediamix_frame"
+
+
+@dataclass
+class FitResult:
+    """A fitted model: posterior, the data and config it came from, scalers and timings.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        ``posterior`` (parameters, ``channel_contribution``, ``baseline``), ``sample_stats``,
+        ``observed_data``, ``constant_data``, ``log_likelihood`` and ``posterior_predictive``.
+    frame : pandas.DataFrame
+        The validated modeling frame.
+    config : ModelConfig
+        The configuration (with any sampler overrides applied).
+    scalers : Scalers
+        Spend and outcome scales used by the model.
+    timings : dict
+        Seconds spent building, sampling, and post-processing.
+    """
+
+    idata: Any
+    frame: pd.DataFrame
+    config: ModelConfig
+    scalers: Scalers
+    timings: dict[str, float]
+    _diagnostics: Diagnostics | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def channels(self) -> list[str]:
+        """Channel names, in model order."""
+        return self.config.channel_names
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior group as an xarray Dataset."""
+        return self.idata["posterior"].to_dataset()
+
+    def model_data(self) -> ModelData:
+        """The :class:`ModelData` the model was built from."""
+        return ModelData(frame=self.frame, scalers=self.scalers, config=self.config)
+
+    def build_model(self) -> pm.Model:
+        """Rebuild the PyMC model (e.g. for counterfactuals with ``pm.set_data``)."""
+        return build_model(self.model_data(), self.config)
+
+    def diagnostics(self) -> Diagnostics:
+        """The diagnostics and the ``converged`` verdict, computed once (LOO takes a moment)."""
+        if self._diagnostics is None:
+            self._diagnostics = compute_diagnostics(self)
+        return self._diagnostics
+
+    def save(self, path: str | Path) -> Path:
+        """Save to one NetCDF file that :func:`load_fit` reads back.
+
+        Parameters
+        ----------
+        path : str or Path
+            Target file (conventionally ``fit.nc``). Written to a temporary name first and
+            renamed, so an interrupted save never leaves a half-written file.
+
+        Returns
+        -------
+        Path
+            The written file.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tree = self.idata.copy()
+        stats = tree["sample_stats"].to_dataset() if "sample_stats" in tree.children else None
+        if stats is not None:
+            # free-text sampler messages (object dtype) are not NetCDF-serialisable
+            keep = [v for v in stats.data_vars if stats[v].dtype != object]
+            tree["sample_stats"] = xr.DataTree(stats[keep])
+        tree.attrs = {
+            **tree.attrs,
+            "mediamix_format": _FORMAT_VERSION,
+            "mediamix_config": self.config.model_dump_json(),
+            "mediamix_scalers": self.scalers.to_json(),
+            "mediamix_timings": json.dumps(self.timings),
+        }
+        # the modeling frame travels as its own group: exact float64, unlike JSON text
+        tree[_FRAME_GROUP] = xr.DataTree(
+            xr.Dataset({c: ("row", self.frame[c].to_numpy()) for c in self.frame.columns})
+        )
+        tmp = path.with_name(path.name + ".tmp")
+        tree.to_netcdf(tmp, engine="h5netcdf")
+        tmp.replace(path)
+        return path
+
+
+def load_fit(path: str | Path) -> FitResult:
+    """Load a fit saved with :meth:`FitResult.save`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The NetCDF file.
+
+    Returns
+    -------
+    FitResult
+        Identical posterior, frame, config and scalers; summaries match the original's.
+
+    Raises
+    ------
+    MediamixError
+        If the file is missing or is not a mediamix fit.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediamixError(f"no fit file at {path}")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except (OSError, ValueError) as exc:
+        raise MediamixError(f"{path} is not a readable NetCDF fit file: {exc}") from exc
+    attrs = dict(tree.attrs)
+    if "mediamix_config" not in attrs:
+        raise MediamixError(f"{path} is NetCDF but not a mediamix fit (no mediamix_config)")
+    if _FRAME_GROUP not in tree.children:
+        raise MediamixError(f"{path} is a damaged mediamix fit: no {_FRAME_GROUP} group")
+    stored = tree[_FRAME_GROUP].to_dataset()
+    frame = pd.DataFrame({c: stored[c].to_numpy() for c in stored.data_vars})
+    frame["date"] = frame["date"].astype(DATE_DTYPE)
+    tree = tree.drop_nodes(_FRAME_GROUP)
+    config = ModelConfig.model_validate_json(attrs.pop("mediamix_config"))
+    scalers = Scalers.from_json(attrs.pop("mediamix_scalers"))
+    timings = json.loads(attrs.pop("mediamix_timings"))
+    attrs.pop("mediamix_format", None)
+    tree.attrs = attrs
+    return FitResult(tree, frame, config, scalers, timings)
+
+
+def fit(frame: pd.DataFrame, config: ModelConfig, *, progress: bool = False) -> FitResult:
+    """Validate, build, sample and post-process one media mix model.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The modeling frame: ``date``, spend per channel, controls, index variables, outcome.
+    config : ModelConfig
+        Model and sampler configuration.
+    progress : bool, default False
+        Show the sampler's progress bar.
+
+    Returns
+    -------
+    FitResult
+        Posterior with posterior predictive and log-likelihood, the data, config, scalers and
+        timings. Check :meth:`FitResult.diagnostics` (a :class:`ConvergenceWarning` is issued
+        for a fit that misses the thresholds).
+
+    Raises
+    ------
+    DataValidationError
+        If the frame does not fit the config; raised before any sampling.
+    """
+    t0 = time.perf_counter()
+    md = prepare_data(frame, config)
+    model = build_model(md, config)
+    t1 = time.perf_counter()
+    log.info("sampling with %s", config.sampler.sampler)
+    idata = sample_posterior(model, config.sampler, progress=progress)
+    t2 = time.perf_counter()
+    with model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        pm.sample_posterior_predictive(
+            idata,
+            var_names=["y"],
+            extend_inferencedata=True,
+            random_seed=config.sampler.seed,
+            progressbar=False,
+        )
+        pm.compute_log_likelihood(idata, progressbar=False)
+    t3 = time.perf_counter()
+    result = FitResult(
+        idata=idata,
+        frame=md.frame,
+        config=config,
+        scalers=md.scalers,
+        timings={
+            "build_seconds": t1 - t0,
+            "sample_seconds": t2 - t1,
+            "postprocess_seconds": t3 - t2,
+            "fit_seconds": t3 - t0,
+        },
+    )
+    diag = result.diagnostics()
+    if not diag.converged:
+        warnings.warn(
+            "the fit did NOT converge: " + "; ".join(diag.problems),
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return result

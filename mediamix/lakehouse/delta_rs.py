@@ -1,0 +1,184 @@
+"""The delta-rs backend: Delta tables in a local lakehouse directory.
+
+A table ``catalog.schema.table`` lives at ``<root>/<catalog>/<schema>/<table>``: Parquet data
+files and a ``_delta_log`` transaction log, the same protocol that Databricks reads. Naive
+datetimes are stored as Delta ``date``, tz-aware ones as ``timestamp`` (UTC).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from mediamix.lakehouse.tables import (
+    DATE_DTYPE,
+    HistoryEntry,
+    LakeError,
+    TableName,
+    WriteMode,
+    check_columns,
+    is_identifier,
+    normalize_dates,
+    schema_mismatch,
+)
+
+__all__ = ["DeltaRsBackend", "from_arrow", "to_arrow"]
+
+
+def _arrow_column(s: pd.Series) -> pa.Array:
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        naive = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+        return pa.array(naive, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        stamps = pa.array(s.to_numpy("datetime64[us]"), from_pandas=True)
+        return stamps.cast(pa.date32())
+    arr = pa.array(s, from_pandas=True)
+    if pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
+
+
+def to_arrow(df: pd.DataFrame, table: TableName | str) -> pa.Table:
+    """Convert a frame to Arrow with Delta-friendly types (naive datetimes become ``date32``)."""
+    check_columns(df, table)
+    df = normalize_dates(df, table)
+    try:
+        arrays = [_arrow_column(df[c]) for c in df.columns]
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise LakeError(f"{table}: cannot convert the data to Arrow: {exc}") from None
+    return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
+
+
+def from_arrow(tbl: pa.Table) -> pd.DataFrame:
+    """Convert Arrow to pandas: ``date32`` to ``datetime64[us]``, timestamps to UTC."""
+    df = tbl.to_pandas(date_as_object=False)
+    for f in tbl.schema:
+        if pa.types.is_date(f.type):
+            df[f.name] = df[f.name].astype(DATE_DTYPE)
+        elif pa.types.is_timestamp(f.type):
+            col = df[f.name]
+            if isinstance(col.dtype, pd.DatetimeTZDtype):
+                df[f.name] = col.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+            else:
+                df[f.name] = col.dt.tz_localize("UTC").astype("datetime64[us, UTC]")
+    return df
+
+
+class DeltaRsBackend:
+    """Delta tables on a local (or mounted) file system through delta-rs.
+
+    Parameters
+    ----------
+    root : str or Path
+        The lakehouse root; a table lives at ``<root>/<catalog>/<schema>/<table>``.
+    """
+
+    name = "delta-rs"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+
+    def path(self, table: TableName) -> Path:
+        """The table's directory."""
+        return self.root / table.catalog / table.schema / table.table
+
+    def location(self, table: TableName) -> str:
+        """The table's directory as a string."""
+        return str(self.path(table))
+
+    def exists(self, table: TableName) -> bool:
+        """Whether a Delta table (a ``_delta_log``) is at the table's path."""
+        from deltalake import DeltaTable
+
+        return bool(DeltaTable.is_deltatable(str(self.path(table))))
+
+    def _open(self, table: TableName, version: int | None = None) -> Any:
+        from deltalake import DeltaTable
+
+        if not self.exists(table):
+            raise LakeError(f"table {table} does not exist (looked in {self.path(table)})")
+        dtable = DeltaTable(str(self.path(table)))
+        if version is not None:
+            current = dtable.version()
+            if not 0 <= version <= current:
+                raise LakeError(f"{table} has versions 0 to {current}, not {version}")
+            dtable.load_as_version(version)
+        return dtable
+
+    def read(self, table: TableName, version: int | None = None) -> pd.DataFrame:
+        """Read the current version, or ``version`` by time travel."""
+        return from_arrow(self._open(table, version).to_pyarrow_table())
+
+    def write(
+        self,
+        df: pd.DataFrame,
+        table: TableName,
+        *,
+        mode: WriteMode,
+        replace_schema: bool,
+        metadata: dict[str, str],
+    ) -> int | None:
+        """Write one commit with delta-rs, enforcing the table's schema unless replaced."""
+        from deltalake import CommitProperties, write_deltalake
+
+        data = to_arrow(df, table)
+        if self.exists(table) and (mode == "append" or not replace_schema):
+            self._check_schema(table, data.schema)
+        self.path(table).mkdir(parents=True, exist_ok=True)
+        write_deltalake(
+            str(self.path(table)),
+            data,
+            mode=mode,
+            schema_mode="overwrite" if replace_schema and mode == "overwrite" else None,
+            commit_properties=CommitProperties(custom_metadata=metadata),
+        )
+        return self.version(table)
+
+    def _check_schema(self, table: TableName, new: pa.Schema) -> None:
+        from deltalake import Schema
+
+        have = self.columns(table)
+        want = [(f.name, str(f.type.type)) for f in Schema.from_arrow(new).fields]
+        schema_mismatch(table, have, want)
+
+    def version(self, table: TableName) -> int | None:
+        """The current version."""
+        return int(self._open(table).version())
+
+    def history(self, table: TableName, limit: int | None = None) -> list[HistoryEntry]:
+        """Commits, newest first, with mediamix's commit metadata."""
+        out = []
+        for item in self._open(table).history(limit):
+            stamp = item.get("timestamp")
+            when = dt.datetime.fromtimestamp(stamp / 1000, tz=dt.UTC) if stamp else None
+            meta = {k: str(v) for k, v in item.items() if k.startswith("mediamix.")}
+            out.append(HistoryEntry(int(item["version"]), when, str(item["operation"]), meta))
+        return out
+
+    def columns(self, table: TableName) -> list[tuple[str, str]]:
+        """Column names and Delta types of the current version."""
+        fields = self._open(table).schema().fields
+        return [(f.name, str(getattr(f.type, "type", f.type))) for f in fields]
+
+    def count(self, table: TableName) -> int:
+        """Rows in the current version."""
+        return int(self._open(table).count())
+
+    def list_tables(self, catalog: str | None = None, schema: str | None = None) -> list[TableName]:
+        """Delta tables under the root, three directory levels down."""
+        found = []
+        for log in sorted(self.root.glob("*/*/*/_delta_log")):
+            table_dir = log.parent
+            parts = (table_dir.parent.parent.name, table_dir.parent.name, table_dir.name)
+            if not all(is_identifier(p) for p in parts):
+                continue
+            name = TableName(*parts)
+            if catalog not in (None, name.catalog) or schema not in (None, name.schema):
+                continue
+            if self.exists(name):
+                found.append(name)
+        return found

@@ -1,0 +1,83 @@
+"""The mediamix MLflow model, logged as a "model from code".
+
+MLflow runs this file when the model is loaded (``mlflow.pyfunc.load_model``,
+``mlflow models serve``, Databricks Model Serving) instead of unpickling a live object: it defines
+:class:`MediamixModel` and hands an instance to :func:`mlflow.models.set_model`. The instance's
+``load_context`` reads the fit from the model's ``fit`` artifact (a ``fit.nc`` written by
+:meth:`~mediamix.inference.fit.FitResult.save`) and ``predict`` calls
+:func:`mediamix.analysis.predict.predict_plan`.
+:func:`mediamix.mlops.pyfunc.log_model` logs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
+
+from mediamix.analysis.predict import DEFAULT_DRAWS, predict_plan
+from mediamix.errors import MediamixError
+from mediamix.inference.fit import FitResult, load_fit
+
+__all__ = ["MediamixModel"]
+
+
+class MediamixModel(PythonModel):
+    """The fitted MMM as an MLflow pyfunc: a spend plan in, :func:`predict_plan`'s frame out.
+
+    A request may set the params ``draws`` (posterior draws per prediction, 0 for all; the
+    signature's default otherwise) and ``hdi_prob`` (default the fit's). A plan that does not fit
+    the model raises an ``INVALID_PARAMETER_VALUE`` MLflow error, which the scoring server
+    answers with HTTP 400 and the reason.
+    """
+
+    def __init__(self) -> None:
+        self._result: FitResult | None = None
+
+    def load_context(self, context: Any) -> None:
+        """Load the fit from the model's ``fit`` artifact."""
+        self._result = load_fit(context.artifacts["fit"])
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Predict a spend plan: see :func:`mediamix.analysis.predict.predict_plan`.
+
+        Parameters
+        ----------
+        context : PythonModelContext
+            Unused (the fit is loaded in :meth:`load_context`).
+        model_input : pandas.DataFrame
+            The spend plan, already checked against the model signature by MLflow.
+        params : dict, optional
+            ``draws`` (0 for all) and ``hdi_prob`` overrides.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``date``, ``prediction_mean``, ``prediction_hdi_low``, ``prediction_hdi_high``,
+            ``baseline`` and ``contribution_<channel>``.
+        """
+        if self._result is None:
+            raise MlflowException("the model has no fit; load it with mlflow.pyfunc.load_model")
+        params = dict(params or {})
+        try:
+            draws = int(params.get("draws", DEFAULT_DRAWS))
+            prob = params.get("hdi_prob")
+            plan = (
+                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+            )
+            return predict_plan(
+                self._result,
+                plan,
+                draws=draws if draws > 0 else None,
+                hdi_prob=None if prob is None else float(prob),
+            )
+        except (MediamixError, ValueError, TypeError) as exc:
+            raise MlflowException.invalid_parameter_value(f"invalid spend plan: {exc}") from exc
+
+
+mlflow.models.set_model(MediamixModel())

@@ -1,0 +1,536 @@
+"""MLflow tracking for every fit, and the fitted MMM logged as a servable MLflow model.
+
+Every entry point (the CLI, the notebooks, the Python API) records a fit through
+:func:`tracked_run` and :meth:`TrackedRun.log_fit`; :func:`fit_tracked` (fit and log in one run)
+and :func:`track_fit` (log an existing fit) are thin wrappers over the two. A run holds:
+
+- params: the flattened model config (``channels.tv.adstock.alpha = Beta(alpha=1.0, beta=3.0)``,
+  ``sampler.draws``, ...) and the data source (``data.path`` + ``data.sha256`` for a file,
+  ``data.table`` + ``data.version`` for a Delta table), plus the modeling frame's shape and hash;
+- metrics: R², MAPE, LOO elpd, max R-hat, min ESS, divergences, timings, and per channel
+  ``roas/<channel>/{mean,hdi_low,hdi_high}`` and ``contribution_share/<channel>/mean``;
+- tags: ``mediamix.converged``, ``mediamix.version``, ``mediamix.git_commit`` (when the package
+  lives in a git checkout), and a markdown note with the ROAS table;
+- artifacts: ``config/model_config.yaml``, ``summary.json``, ``fit/fit.nc`` and ``figures/*.png``;
+- the modeling frame as the run's input dataset, and the model (:mod:`mediamix.mlops.pyfunc_model`),
+  optionally registered.
+
+A fit that raises inside :func:`tracked_run` ends its run as ``FAILED`` with the error in the tag
+``mediamix.error`` and the traceback in ``error.txt``; no run is left ``RUNNING``.
+
+Where runs go: ``tracking_uri`` if given, else ``MLFLOW_TRACKING_URI``, else MLflow's default
+(``sqlite:///mlflow.db`` in the working directory; the workspace server on Databricks). The
+experiment: the argument, else the config's ``tracking.experiment``, else
+``MLFLOW_EXPERIMENT_NAME``, else ``mediamix`` (``/Shared/mediamix`` on Databricks, where
+experiment names are workspace paths). For a local SQLite store, a new experiment keeps its
+artifacts in ``mlruns/`` next to the database file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import yaml
+
+from mediamix.analysis.summary import fit_summary
+from mediamix.config.model import ModelConfig
+from mediamix.errors import MediamixError
+from mediamix.inference.fit import FitResult, fit
+from mediamix.mlops.provenance import (
+    MAX_TAG_LENGTH,
+    data_params,
+    describe_data_source,
+    fit_metrics,
+    fit_note,
+    flatten_config,
+    git_commit,
+    package_version,
+)
+
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "TrackedRun",
+    "TrackingError",
+    "TrackingTarget",
+    "describe_data_source",
+    "fit_tracked",
+    "flatten_config",
+    "resolve_target",
+    "track_fit",
+    "tracked_run",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXPERIMENT = "mediamix"
+
+
+class TrackingError(MediamixError):
+    """Bad tracking settings: an experiment or registered model name MLflow cannot use."""
+
+
+def on_databricks() -> bool:
+    """Whether this process runs inside a Databricks runtime."""
+    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+
+
+# --------------------------------------------------------------------------- where runs go
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    """Resolved tracking settings: store, registry and experiment."""
+
+    tracking_uri: str
+    registry_uri: str | None
+    experiment: str
+
+    @property
+    def is_local(self) -> bool:
+        """Whether runs go to a local SQLite store or directory (not a server)."""
+        uri = self.tracking_uri
+        if uri.startswith("databricks"):
+            return False
+        return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+    @property
+    def ui_command(self) -> str:
+        """How to view the runs: the ``mlflow ui`` command, or the workspace to open."""
+        if self.is_local:
+            return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+        if self.tracking_uri.startswith("databricks"):
+            return f"open the experiment {self.experiment} in the Databricks workspace"
+        return f"open {self.tracking_uri} in a browser"
+
+
+def _absolute_sqlite(uri: str) -> str:
+    """``sqlite:///mlflow.db`` -> ``sqlite:////abs/dir/mlflow.db`` (same file, any cwd)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri.startswith(prefix + "/") or ":memory:" in uri:
+        return uri
+    return prefix + str(Path(uri[len(prefix) :]).resolve())
+
+
+def resolve_target(
+    config: ModelConfig | None = None,
+    *,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+) -> TrackingTarget:
+    """Work out where a run goes (see the module docstring for the order of precedence).
+
+    Parameters
+    ----------
+    config : ModelConfig, optional
+        Its ``tracking.experiment`` is used when ``experiment`` is not given.
+    experiment : str, optional
+        Experiment name (a workspace path such as ``/Users/me/mmm`` on Databricks).
+    tracking_uri : str, optional
+        Tracking store; default ``MLFLOW_TRACKING_URI`` or MLflow's default.
+
+    Returns
+    -------
+    TrackingTarget
+        Local SQLite paths made absolute.
+    """
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    uri = _absolute_sqlite(str(uri))
+    name = (
+        experiment
+        or (config.tracking.experiment if config is not None else None)
+        or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+        or DEFAULT_EXPERIMENT
+    )
+    registry = None
+    if uri.startswith("databricks"):
+        registry = "databricks-uc"
+        if not name.startswith("/"):
+            name = f"/Shared/{name}"
+    return TrackingTarget(tracking_uri=uri, registry_uri=registry, experiment=name)
+
+
+def _experiment_id(target: TrackingTarget) -> str:
+    exp = mlflow.get_experiment_by_name(target.experiment)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            raise TrackingError(
+                f"experiment {target.experiment!r} is deleted; restore it or pick another name"
+            )
+        return str(exp.experiment_id)
+    location = None
+    if target.tracking_uri.startswith("sqlite:///"):
+        db = Path(target.tracking_uri[len("sqlite:///") :])
+        slug = re.sub(r"[^\w.-]+", "_", target.experiment).strip("_") or "experiment"
+        location = (db.parent / "mlruns" / slug).as_uri()
+    try:
+        return str(mlflow.create_experiment(target.experiment, artifact_location=location))
+    except mlflow.exceptions.MlflowException as exc:
+        raise TrackingError(f"cannot create experiment {target.experiment!r}: {exc}") from exc
+
+
+def registered_name(name: str) -> str:
+    """A registered model name for this environment: ``catalog.schema.name`` on Databricks.
+
+    Parameters
+    ----------
+    name : str
+        ``name``, ``schema.name`` or ``catalog.schema.name``; on Databricks the missing parts
+        default to the lakehouse defaults (``main.mediamix``).
+
+    Returns
+    -------
+    str
+        The name to register under.
+    """
+    if not name or not name.strip():
+        raise TrackingError("the registered model name is empty")
+    if not on_databricks() and not mlflow.get_tracking_uri().startswith("databricks"):
+        return name
+    from mediamix.lakehouse.tables import DEFAULT_CATALOG, DEFAULT_SCHEMA
+
+    parts = name.split(".")
+    if len(parts) > 3:
+        raise TrackingError(f"{name!r}: a Unity Catalog model name is catalog.schema.name")
+    return ".".join([DEFAULT_CATALOG, DEFAULT_SCHEMA][: 3 - len(parts)] + parts)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class TrackedRun:
+    """One MLflow run of a fit: what :func:`tracked_run` yields.
+
+    Attributes
+    ----------
+    run_id : str
+        The MLflow run id.
+    experiment_id : str
+        Its experiment.
+    target : TrackingTarget
+        Tracking store, registry and experiment name.
+    data_source : dict
+        What was logged under ``data.*``.
+    model_uri : str or None
+        The logged model's URI, once :meth:`log_fit` has logged it.
+    registered_model : str or None
+        ``models:/<name>/<version>`` when the model was registered.
+    status : str
+        ``RUNNING`` inside the block, then ``FINISHED``, ``FAILED`` or ``KILLED``.
+    """
+
+    run_id: str
+    experiment_id: str
+    target: TrackingTarget
+    data_source: dict[str, str] = field(default_factory=dict)
+    model_uri: str | None = None
+    registered_model: str | None = None
+    status: str = "RUNNING"
+
+    @property
+    def ui_command(self) -> str:
+        """How to look at this run (see :attr:`TrackingTarget.ui_command`)."""
+        return self.target.ui_command
+
+    def log_fit(
+        self,
+        result: FitResult,
+        *,
+        register_as: str | None = None,
+        figures: bool = True,
+        fit_path: str | Path | None = None,
+        summary: dict[str, Any] | None = None,
+        draws: int | None = None,
+    ) -> dict[str, Any]:
+        """Log a finished fit to this run: metrics, tags, artifacts, input data and the model.
+
+        Parameters
+        ----------
+        result : FitResult
+            The fit.
+        register_as : str, optional
+            Register the model under this name; default the config's
+            ``tracking.registered_model`` (no registration when both are unset).
+        figures : bool, default True
+            Log the figures of :func:`mediamix.analysis.plots.figures_for_fit` as PNGs
+            (skipped, with a
+            log message, where that function is not available).
+        fit_path : str or Path, optional
+            The fit already saved with :meth:`FitResult.save` (saved to a temporary file when
+            omitted).
+        summary : dict, optional
+            ``fit_summary(result)`` if already computed.
+        draws : int, optional
+            Posterior draws per prediction of the logged model (default 500).
+
+        Returns
+        -------
+        dict
+            The ``summary.json`` content, with ``"mlflow_run_id"``.
+        """
+        from mediamix.analysis.predict import DEFAULT_DRAWS
+        from mediamix.mlops.pyfunc import log_model
+
+        summary = dict(summary if summary is not None else fit_summary(result))
+        summary["mlflow_run_id"] = self.run_id
+        diag = summary["diagnostics"]
+        mlflow.log_params(data_params(result))
+        mlflow.log_metrics(fit_metrics(result, summary))
+        tags = {
+            "mediamix.converged": str(bool(diag["converged"])).lower(),
+            "mediamix.sampler": str(diag["sampler"]),
+            "mlflow.note.content": fit_note(result, summary),
+        }
+        if diag["problems"]:
+            tags["mediamix.problems"] = "; ".join(diag["problems"])[:MAX_TAG_LENGTH]
+        mlflow.set_tags(tags)
+        mlflow.log_text(_config_yaml(result.config), "config/model_config.yaml")
+        mlflow.log_dict(_json_ready(summary), "summary.json")
+        with tempfile.TemporaryDirectory(prefix="mediamix-run-") as tmp:
+            if fit_path is None:
+                fit_path = result.save(Path(tmp) / "fit.nc")
+            mlflow.log_artifact(str(fit_path), artifact_path="fit")
+            _log_dataset(result, self.data_source)
+            if figures:
+                _log_figures(result)
+            name = register_as or result.config.tracking.registered_model
+            info = log_model(
+                result,
+                registered_model_name=registered_name(name) if name else None,
+                draws=DEFAULT_DRAWS if draws is None else draws,
+                fit_path=fit_path,
+            )
+        self.model_uri = str(info.model_uri)
+        version = getattr(info, "registered_model_version", None)
+        if name and version is not None:
+            self.registered_model = f"models:/{registered_name(name)}/{version}"
+        return summary
+
+
+def _config_yaml(config: ModelConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def _json_ready(value: Any) -> Any:
+    """NaN and infinities as None, so the artifact is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return None
+    return value
+
+
+def _log_dataset(result: FitResult, data_source: Mapping[str, str]) -> None:
+    """Log the modeling frame as the run's training input, with where it came from."""
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+    from mlflow.data.pandas_dataset import from_pandas
+
+    source: Any = None
+    name = "modeling_frame"
+    if data_source.get("kind") == "table":
+        name = data_source["table"]
+        version = int(data_source["version"]) if data_source.get("version") else None
+        if on_databricks():
+            source = DeltaDatasetSource(delta_table_name=name, delta_table_version=version)
+        elif data_source.get("location"):
+            path = data_source["location"]
+            source = DeltaDatasetSource(path=path, delta_table_version=version)
+    elif data_source.get("path"):
+        path = str(Path(data_source["path"]).resolve())
+        source = get_dataset_source_from_json(json.dumps({"uri": path}), "local")
+        name = Path(path).stem
+    dataset = from_pandas(
+        result.frame, source=source, name=name, targets=result.config.outcome.name
+    )
+    mlflow.log_input(dataset, context="training")
+
+
+def _log_figures(result: FitResult) -> None:
+    """Log :func:`mediamix.analysis.plots.figures_for_fit` figures, where that function exists.
+
+    A figure that cannot be drawn does not fail the run: the error goes to the log and to the
+    tag ``mediamix.figures_error``.
+    """
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("mediamix.analysis.plots") is None:
+        log.info("mediamix.analysis.plots is not available: no figures logged")
+        return
+    make = getattr(importlib.import_module("mediamix.analysis.plots"), "figures_for_fit", None)
+    if make is None:
+        log.info("mediamix.analysis.plots has no figures_for_fit: no figures logged")
+        return
+    import matplotlib.pyplot as plt
+
+    try:
+        figures = make(result)
+    except Exception as exc:
+        log.warning("could not draw the fit's figures: %s", exc, exc_info=True)
+        mlflow.set_tag("mediamix.figures_error", f"{type(exc).__name__}: {exc}"[:MAX_TAG_LENGTH])
+        return
+    for name, fig in figures.items():
+        try:
+            mlflow.log_figure(fig, f"figures/{name}.png")
+        finally:
+            plt.close(fig)
+
+
+def _end_failed(run: TrackedRun, exc: BaseException) -> None:
+    """Record the error on the run and end it FAILED (KILLED for an interrupt)."""
+    run.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+    try:
+        mlflow.set_tag("mediamix.error", f"{type(exc).__name__}: {exc}"[:MAX_TAG_LENGTH])
+        text = "".join(traceback.format_exception(exc))
+        mlflow.log_text(text, "error.txt")
+    except Exception:  # recording the error must never hide it
+        log.exception("could not record the error on MLflow run %s", run.run_id)
+    finally:
+        mlflow.end_run(status=run.status)
+
+
+@contextlib.contextmanager
+def tracked_run(
+    config: ModelConfig,
+    *,
+    data_source: Mapping[str, str] | None = None,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+    run_name: str | None = None,
+) -> Iterator[TrackedRun]:
+    """Open an MLflow run for a fit; the run ends FAILED, with the error, if the block raises.
+
+    The config and the data source are logged on entry, so even a fit that fails is traced to
+    its settings and data. Call :meth:`TrackedRun.log_fit` inside the block to log the result.
+    ``tracking_uri`` (when given) and, on Databricks, the Unity Catalog registry are set for
+    the process, like :func:`mlflow.set_tracking_uri`, so the run and its model can be read
+    back with MLflow's own functions. Inside an active MLflow run this one is nested in it.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The model config (logged as params).
+    data_source : dict, optional
+        Where the data came from (:func:`describe_data_source`); logged under ``data.*``.
+    experiment : str, optional
+        Experiment name; see :func:`resolve_target` for the default.
+    tracking_uri : str, optional
+        Tracking store; see :func:`resolve_target` for the default.
+    run_name : str, optional
+        Display name of the run (MLflow generates one when omitted).
+
+    Yields
+    ------
+    TrackedRun
+        The open run.
+
+    Raises
+    ------
+    TrackingError
+        If the experiment cannot be used. Whatever the block raises is re-raised after the
+        run has been ended.
+    """
+    target = resolve_target(config, experiment=experiment, tracking_uri=tracking_uri)
+    if tracking_uri is not None:
+        mlflow.set_tracking_uri(target.tracking_uri)
+    if target.registry_uri is not None:
+        mlflow.set_registry_uri(target.registry_uri)
+    experiment_id = _experiment_id(target)
+    tags = {"mediamix.version": package_version()}
+    commit = git_commit()
+    if commit:
+        tags["mediamix.git_commit"] = commit
+    active = mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=run_name,
+        nested=mlflow.active_run() is not None,
+        tags=tags,
+    )
+    source = {str(k): str(v) for k, v in (data_source or {}).items()}
+    run = TrackedRun(active.info.run_id, experiment_id, target, source)
+    try:
+        params = flatten_config(config) | {f"data.{k}": v for k, v in source.items()}
+        mlflow.log_params(params)
+        yield run
+    except BaseException as exc:
+        _end_failed(run, exc)
+        raise
+    run.status = "FINISHED"
+    mlflow.end_run(status="FINISHED")
+
+
+def track_fit(
+    result: FitResult,
+    *,
+    data_source: Mapping[str, str] | None = None,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+    register_as: str | None = None,
+    figures: bool = True,
+    run_name: str | None = None,
+) -> str:
+    """Log an existing fit as a new MLflow run: :func:`tracked_run` + :meth:`TrackedRun.log_fit`.
+
+    Returns
+    -------
+    str
+        The run id.
+    """
+    with tracked_run(
+        result.config,
+        data_source=data_source,
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+        run_name=run_name,
+    ) as run:
+        run.log_fit(result, register_as=register_as, figures=figures)
+    return run.run_id
+
+
+def fit_tracked(
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    *,
+    data_source: Mapping[str, str] | None = None,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+    register_as: str | None = None,
+    figures: bool = True,
+    run_name: str | None = None,
+    progress: bool = False,
+) -> tuple[FitResult, TrackedRun]:
+    """Fit the model inside an MLflow run and log the result: what notebooks call.
+
+    A fit that raises (bad data, sampler failure) ends the run FAILED with the error recorded
+    and re-raises. Parameters are those of :func:`mediamix.inference.fit.fit` and :func:`track_fit`.
+
+    Returns
+    -------
+    tuple of (FitResult, TrackedRun)
+        The fit and its finished run (``run.run_id``, ``run.model_uri``).
+    """
+    with tracked_run(
+        config,
+        data_source=data_source,
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+        run_name=run_name,
+    ) as run:
+        result = fit(frame, config, progress=progress)
+        run.log_fit(result, register_as=register_as, figures=figures)
+    return result, run

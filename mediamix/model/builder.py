@@ -1,0 +1,402 @@
+"""The PyMC model: ``build_model(data, config) -> pm.Model``.
+
+On the scaled outcome ``y / y_scale``::
+
+    mu_t = intercept + trend_t + seasonality_t + controls_t + index effects_t
+           + sum_c beta_c * saturation_c(adstock_c(spend_tc / spend_max_c))
+    y_t ~ Normal(mu_t, sigma)   (or StudentT)
+
+Channel parameters are vector random variables, one per transform group: channels that share an
+adstock type and window (or a saturation type) share one vector over the ``channel`` dim (or, when
+channels differ, over a ``channel_<group>`` dim naming that group's channels). The deterministics
+``channel_contribution`` (date x channel) and ``baseline`` (date) are in original outcome units,
+so analysis never re-derives them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from mediamix.config.base import ConfigError
+from mediamix.config.model import ModelConfig, PriorConfig
+from mediamix.data.validation import infer_frequency, validate_frame
+from mediamix.model import transforms
+
+__all__ = [
+    "ModelData",
+    "ParamGroup",
+    "Scalers",
+    "build_model",
+    "channel_parameters",
+    "fourier_features",
+    "parameter_groups",
+    "prepare_data",
+]
+
+FloatArray = npt.NDArray[np.float64]
+_DAYS_PER_YEAR = 365.25
+_ADSTOCK_PARAMS = {"geometric": ("alpha",), "delayed": ("alpha", "theta"), "none": ()}
+_SATURATION_PARAMS = {"logistic": ("lam",), "hill": ("k", "s"), "none": ()}
+
+
+@dataclass(frozen=True)
+class Scalers:
+    """Constants that map between original and model units, recorded with every fit."""
+
+    spend_max: dict[str, float]
+    y_scale: float
+    control_scale: dict[str, float]
+    start_date: str
+    end_date: str
+    frequency: str
+    index_levels: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise to JSON."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Scalers:
+        """Inverse of :meth:`to_json`."""
+        return cls(**json.loads(text))
+
+    def trend(self, dates: pd.Series | pd.DatetimeIndex) -> FloatArray:
+        """Time on the trend's scale: 0 at the first training date, 1 at the last."""
+        start, end = pd.Timestamp(self.start_date), pd.Timestamp(self.end_date)
+        days = (pd.DatetimeIndex(dates) - start).days.to_numpy(dtype=np.float64)
+        return days / max((end - start).days, 1)
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """A validated modeling frame and the scalers derived from it."""
+
+    frame: pd.DataFrame
+    scalers: Scalers
+    config: ModelConfig
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The date coordinate."""
+        return pd.DatetimeIndex(self.frame["date"])
+
+    @property
+    def spend(self) -> FloatArray:
+        """Spend, (date, channel), original currency units."""
+        return self.frame[self.config.channel_names].to_numpy(dtype=np.float64)
+
+    @property
+    def y(self) -> FloatArray:
+        """Outcome, original units."""
+        return self.frame[self.config.outcome.name].to_numpy(dtype=np.float64)
+
+
+def fourier_features(dates: pd.Series | pd.DatetimeIndex, order: int) -> FloatArray:
+    """Yearly Fourier terms ``[sin(2 pi k t), cos(2 pi k t)]`` for ``k = 1..order``.
+
+    ``t`` is calendar time in years, so the same date always gets the same features (training
+    and prediction agree).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(dates), 2 * order)``.
+    """
+    days = (pd.DatetimeIndex(dates) - pd.Timestamp("2000-01-01")).days.to_numpy(np.float64)
+    t = days / _DAYS_PER_YEAR
+    k = np.arange(1, order + 1)
+    angle = 2 * np.pi * t[:, None] * k[None, :]
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+
+
+@dataclass(frozen=True)
+class ParamGroup:
+    """Channels that share a transform, and so one vector random variable per parameter."""
+
+    kind: str  # "adstock" or "saturation"
+    type: str
+    channels: tuple[str, ...]
+    dim: str
+    var_names: dict[str, str]  # parameter ("alpha") -> random variable name
+    l_max: int = 0
+    normalize: bool = True
+
+
+def _group_key(config: ModelConfig, channel: str, kind: str) -> tuple[Any, ...]:
+    cc = config.channels[channel]
+    if kind == "adstock":
+        a = cc.adstock
+        return (a.type, a.l_max, a.normalize)
+    return (cc.saturation.type,)
+
+
+def parameter_groups(config: ModelConfig) -> list[ParamGroup]:
+    """Group channels by transform so each group's parameters are one vector RV.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The model configuration.
+
+    Returns
+    -------
+    list of ParamGroup
+        Adstock groups first, then saturation groups; channels in config order. Groups with
+        transform type ``none`` are included (with no parameters).
+    """
+    groups: list[ParamGroup] = []
+    names = config.channel_names
+    for kind, params in (("adstock", _ADSTOCK_PARAMS), ("saturation", _SATURATION_PARAMS)):
+        keys: dict[tuple[Any, ...], list[str]] = {}
+        for ch in names:
+            keys.setdefault(_group_key(config, ch, kind), []).append(ch)
+        param_count: dict[str, int] = {}
+        for key in keys:
+            for p in params[key[0]]:
+                param_count[p] = param_count.get(p, 0) + 1
+        for key, members in keys.items():
+            label = key[0] if len({k[0] for k in keys}) == len(keys) else f"{key[0]}_l{key[1]}"
+            dim = "channel" if len(members) == len(names) else f"channel_{label}"
+            var_names = {
+                p: f"{kind}_{p}" if param_count[p] == 1 else f"{kind}_{p}_{label}"
+                for p in params[key[0]]
+            }
+            extra = {"l_max": key[1], "normalize": key[2]} if kind == "adstock" else {}
+            groups.append(ParamGroup(kind, key[0], tuple(members), dim, var_names, **extra))
+    return groups
+
+
+def channel_parameters(config: ModelConfig) -> dict[str, dict[str, tuple[str, str | None]]]:
+    """Where each channel's parameters live in the posterior.
+
+    Returns
+    -------
+    dict
+        ``{channel: {"adstock_alpha": (var_name, dim), ..., "beta": ("beta", "channel")}}``;
+        select the channel's value with ``posterior[var_name].sel({dim: channel})``.
+    """
+    out: dict[str, dict[str, tuple[str, str | None]]] = {ch: {} for ch in config.channel_names}
+    for g in parameter_groups(config):
+        for ch in g.channels:
+            for p, var in g.var_names.items():
+                out[ch][f"{g.kind}_{p}"] = (var, g.dim)
+    for ch in config.channel_names:
+        out[ch]["beta"] = ("beta", "channel")
+    return out
+
+
+def prepare_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
+    """Validate a modeling frame against the config and derive the scalers.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        ``date``, one spend column per configured channel, controls, index variables, outcome.
+    config : ModelConfig
+        The model configuration.
+
+    Returns
+    -------
+    ModelData
+        Validated frame plus scalers (spend max per channel, outcome scale, control scales).
+
+    Raises
+    ------
+    DataValidationError
+        If the frame does not fit the config (see :mod:`mediamix.data.validation`).
+    """
+    n_params = 2 + 3 * len(config.channels) + 2 * config.seasonality.yearly_order
+    n_params += len(config.controls) + int(config.trend.enabled)
+    max_lag = max(c.adstock.l_max for c in config.channels.values())
+    clean = validate_frame(
+        frame,
+        channels=config.channel_names,
+        outcome=config.outcome.name,
+        controls=config.controls,
+        index_variables=config.index_variables,
+        min_rows=max(max_lag + 1, n_params + 1),
+    )
+    y = clean[config.outcome.name].to_numpy()
+    control_scale = {}
+    for c in config.controls:
+        peak = float(np.abs(clean[c]).max())
+        control_scale[c] = peak if peak > 0 else 1.0
+    scalers = Scalers(
+        spend_max={c: float(clean[c].max()) for c in config.channel_names},
+        y_scale=float(np.abs(y).max()),
+        control_scale=control_scale,
+        start_date=str(clean["date"].iloc[0].date()),
+        end_date=str(clean["date"].iloc[-1].date()),
+        frequency=infer_frequency(clean["date"]),
+        index_levels={c: sorted(clean[c].unique().tolist()) for c in config.index_variables},
+    )
+    return ModelData(frame=clean, scalers=scalers, config=config)
+
+
+def _prior_rv(name: str, priors: list[PriorConfig], dims: str | tuple[str, ...]) -> Any:
+    """One vector RV whose per-element prior parameters come from ``priors``."""
+    families = {p.dist for p in priors}
+    if len(families) > 1:
+        raise ConfigError(
+            f"{name}: channels that share a transform must share the prior's distribution "
+            f"(per-channel parameters may differ); got {sorted(families)}"
+        )
+    params = {k: np.array([p.params[k] for p in priors]) for k in priors[0].params}
+    return getattr(pm, priors[0].dist)(name, **params, dims=dims)
+
+
+def _scalar_rv(name: str, prior: PriorConfig, dims: str | tuple[str, ...] | None = None) -> Any:
+    return getattr(pm, prior.dist)(name, **prior.params, dims=dims)
+
+
+def _adstock(x: Any, group: ParamGroup, rvs: dict[str, Any]) -> Any:
+    if group.type == "geometric":
+        return transforms.geometric_adstock(x, rvs["alpha"], group.l_max, group.normalize)
+    if group.type == "delayed":
+        return transforms.delayed_adstock(
+            x, rvs["alpha"], rvs["theta"], group.l_max, group.normalize
+        )
+    return x
+
+
+def _saturate(x: Any, group: ParamGroup, rvs: dict[str, Any]) -> Any:
+    if group.type == "logistic":
+        return transforms.logistic_saturation(x, rvs["lam"])
+    if group.type == "hill":
+        return transforms.hill_saturation(x, rvs["k"], rvs["s"])
+    return x
+
+
+def _apply_groups(x: Any, groups: list[ParamGroup], names: list[str], config: ModelConfig) -> Any:
+    """Apply each group's transform to its columns and return columns in channel order."""
+    parts, order = [], []
+    for g in groups:
+        cols = [names.index(ch) for ch in g.channels]
+        rvs = {}
+        for p, var in g.var_names.items():
+            priors = [getattr(getattr(config.channels[ch], g.kind), p) for ch in g.channels]
+            rvs[p] = _prior_rv(var, priors, g.dim)
+        xs = x if len(cols) == len(names) else x[:, cols]
+        parts.append(_adstock(xs, g, rvs) if g.kind == "adstock" else _saturate(xs, g, rvs))
+        order.extend(cols)
+    if len(parts) == 1:
+        return parts[0]
+    stacked = pt.concatenate(parts, axis=1)
+    return stacked[:, np.argsort(order)]
+
+
+def _coords(md: ModelData) -> dict[str, Any]:
+    cfg = md.config
+    coords: dict[str, Any] = {"date": md.dates, "channel": cfg.channel_names}
+    for g in parameter_groups(cfg):
+        if g.dim != "channel":
+            coords[g.dim] = list(g.channels)
+    if cfg.controls:
+        coords["control"] = list(cfg.controls)
+    if cfg.seasonality.yearly_order:
+        k = range(1, cfg.seasonality.yearly_order + 1)
+        coords["fourier"] = [f"sin_{i}" for i in k] + [f"cos_{i}" for i in k]
+    for c in cfg.index_variables:
+        coords[f"{c}_level"] = md.scalers.index_levels[c][1:]
+    return coords
+
+
+def _baseline(md: ModelData, y_scale: Any) -> Any:
+    """Intercept, trend, seasonality, controls and index effects, scaled units."""
+    cfg, sc = md.config, md.scalers
+    base = _scalar_rv("intercept", cfg.outcome.intercept)
+    if cfg.trend.enabled:
+        t = pm.Data("trend_time", sc.trend(md.dates), dims="date")
+        base = base + _scalar_rv("trend_slope", cfg.trend.prior) * t
+    if cfg.seasonality.yearly_order:
+        f = pm.Data(
+            "fourier_features",
+            fourier_features(md.dates, cfg.seasonality.yearly_order),
+            dims=("date", "fourier"),
+        )
+        gamma = _scalar_rv("seasonality_coef", cfg.seasonality.prior, dims="fourier")
+        season = pt.dot(f, gamma)
+        pm.Deterministic("seasonality", season * y_scale, dims="date")
+        base = base + season
+    if cfg.controls:
+        scale = pm.Data(
+            "control_scale", np.array([sc.control_scale[c] for c in cfg.controls]), dims="control"
+        )
+        raw = md.frame[cfg.controls].to_numpy(dtype=np.float64)
+        z = pm.Data("controls", raw, dims=("date", "control")) / scale
+        coef = _scalar_rv("control_coef", cfg.control_prior, dims="control")
+        contrib = z * coef
+        pm.Deterministic("control_contribution", contrib * y_scale, dims=("date", "control"))
+        base = base + contrib.sum(axis=1)
+    for c in cfg.index_variables:
+        levels = sc.index_levels[c]
+        codes = pm.Data(
+            f"{c}_code",
+            md.frame[c].map({v: i for i, v in enumerate(levels)}).to_numpy(),
+            dims="date",
+        )
+        # reference coding: the first level is absorbed by the intercept
+        effect = _scalar_rv(f"{c}_effect", cfg.index_prior, dims=f"{c}_level")
+        base = base + pt.concatenate([pt.zeros(1), effect])[codes]
+    return base
+
+
+def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model:
+    """Build the media mix model.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or ModelData
+        The modeling frame (validated here) or an already prepared :class:`ModelData`.
+    config : ModelConfig
+        Channels, priors, baseline terms.
+
+    Returns
+    -------
+    pymc.Model
+        With coords ``date`` and ``channel`` (plus group, control, fourier and index dims),
+        data containers ``spend`` (original units) and the scalers ``spend_max``, ``y_scale``
+        (and ``control_scale``), deterministics ``channel_contribution``
+        (date x channel) and ``baseline`` (date) in original outcome units, and the
+        likelihood ``y`` on the scaled outcome.
+
+    Raises
+    ------
+    DataValidationError
+        If the frame does not fit the config.
+    """
+    md = data if isinstance(data, ModelData) else prepare_data(data, config)
+    cfg, sc = config, md.scalers
+    names = cfg.channel_names
+    groups = parameter_groups(cfg)
+    with pm.Model(coords=_coords(md)) as model:
+        # scalers are data, not constants: the compiled model then serves any data of this shape
+        spend_max = pm.Data("spend_max", np.array([sc.spend_max[c] for c in names]), dims="channel")
+        y_scale = pm.Data("y_scale", np.float64(sc.y_scale))
+        spend = pm.Data("spend", md.spend, dims=("date", "channel"))
+        x = spend / spend_max
+        x = _apply_groups(x, [g for g in groups if g.kind == "adstock"], names, cfg)
+        x = _apply_groups(x, [g for g in groups if g.kind == "saturation"], names, cfg)
+        beta = _prior_rv("beta", [cfg.channels[c].beta for c in names], "channel")
+        media = x * beta
+        pm.Deterministic("channel_contribution", media * y_scale, dims=("date", "channel"))
+        base = _baseline(md, y_scale)
+        base = pt.broadcast_to(base, (len(md.frame),))
+        pm.Deterministic("baseline", base * y_scale, dims="date")
+        mu = base + media.sum(axis=1)
+        sigma = _scalar_rv("sigma", cfg.outcome.sigma)
+        y_obs = pm.Data("y_scaled", md.y / sc.y_scale, dims="date")
+        if cfg.outcome.likelihood == "studentt":
+            nu = _scalar_rv("nu", cfg.outcome.nu)
+            pm.StudentT("y", nu=nu, mu=mu, sigma=sigma, observed=y_obs, dims="date")
+        else:
+            pm.Normal("y", mu=mu, sigma=sigma, observed=y_obs, dims="date")
+    return model
