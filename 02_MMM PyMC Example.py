@@ -65,7 +65,7 @@ params = nb.params(ModelParams)
 
 from mediamix.config.model import load_model_config
 from mediamix.lakehouse.tables import load_modeling_frame
-from mediamix.mlops.tracking import describe_data_source
+from mediamix.mlops.provenance import describe_data_source
 
 config = load_model_config(nb.path(params.model_config)).with_sampler(
     sampler=params.sampler,
@@ -109,6 +109,8 @@ nb.show(plot_prior_predictive(prior), "prior_predictive")
 # MAGIC the data source and version, diagnostics, ROAS per channel, figures, the whole fit
 # MAGIC (`fit/fit.nc`) and a servable model that predicts the outcome for a spend plan; the model
 # MAGIC is registered under the `registered_model` widget (in Unity Catalog on Databricks).
+# MAGIC The run stays open until the end of the notebook, so the budget allocation of section 7
+# MAGIC is recorded in it too.
 
 # COMMAND ----------
 
@@ -121,6 +123,7 @@ result, run = fit_tracked(
     experiment=params.experiment,
     register_as=params.registered_model_name,
     run_name="02_MMM PyMC Example",
+    keep_open=True,
 )
 print(f"MLflow run {run.run_id} in experiment {run.target.experiment}")
 print(f"model: {run.model_uri}; registered: {run.registered_model}")
@@ -189,9 +192,10 @@ nb.show(plot_roas(result), "roas")
 
 from mediamix.analysis.plots import plot_response_curves
 from mediamix.analysis.response import MediaParameters, SteadyStateResponse
+from mediamix.analysis.scenarios import response_curves
 
 response = SteadyStateResponse(MediaParameters.from_fit(result))
-curves = analysis.response_curves(result, response=response)
+curves = response_curves(result, response=response)
 nb.show(curves.current, "current spend per period and its expected response")
 nb.show(plot_response_curves(result, curves=curves), "response_curves")
 
@@ -209,7 +213,8 @@ nb.show(plot_response_curves(result, curves=curves), "response_curves")
 
 # COMMAND ----------
 
-from mediamix.analysis.optimize import budget_frontier, optimize_budget, parse_bounds
+from mediamix.analysis.constraints import parse_bounds
+from mediamix.analysis.optimize import budget_frontier, optimize_budget
 from mediamix.analysis.plots import plot_budget
 from mediamix.databricks.notebook import log_allocation
 
@@ -232,15 +237,17 @@ log_allocation(run, allocation)
 # MAGIC %md
 # MAGIC ## 8. Where the results are
 # MAGIC
-# MAGIC On Databricks, open the experiment (left sidebar → *Experiments*) to compare runs, and the
-# MAGIC registered model in *Catalog*. Locally, start the MLflow UI with the command printed below
-# MAGIC and open http://127.0.0.1:5000.
+# MAGIC The MLflow run opened in section 3 ends here, with the allocation in it. On Databricks,
+# MAGIC open the experiment (left sidebar → *Experiments*) to compare runs, and the registered
+# MAGIC model in *Catalog*. Locally, start the MLflow UI with the command printed below and open
+# MAGIC http://127.0.0.1:5000.
 
 # COMMAND ----------
 
 from mediamix.databricks.notebook import mlflow_ui_command
 from mediamix.lakehouse.tables import describe_table
 
+run.end()
 gold = describe_table(params.gold_table_name)
 print(f"gold table:   {gold.name} version {gold.version} ({gold.backend}: {gold.location})")
 print(f"MLflow run:   {run.run_id} (experiment {run.target.experiment})")

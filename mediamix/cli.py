@@ -57,7 +57,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from mediamix.inference.diagnostics import ConvergenceWarning
     from mediamix.inference.fit import fit
     from mediamix.lakehouse.tables import load_modeling_frame
-    from mediamix.mlops.tracking import describe_data_source, tracked_run
+    from mediamix.mlops.provenance import describe_data_source
+    from mediamix.mlops.tracking import tracked_run
 
     config = load_model_config(args.config).with_sampler(
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed
@@ -124,7 +125,8 @@ def _print_fit(summary: dict[str, Any], run: TrackedRun | None) -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from mediamix.lakehouse.medallion import DataQualityError, ingest
+    from mediamix.lakehouse.medallion import ingest
+    from mediamix.lakehouse.quality import DataQualityError
 
     channels = [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels else None
     try:
@@ -148,7 +150,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
-    from mediamix.lakehouse.tables import TableName, describe_table, list_tables, table_history
+    from mediamix.lakehouse.names import TableName
+    from mediamix.lakehouse.tables import describe_table, list_tables, table_history
 
     if args.name:
         name = TableName.parse(args.name, catalog=args.catalog, schema=args.schema)
@@ -176,7 +179,8 @@ def _cmd_tables(args: argparse.Namespace) -> int:
 def _cmd_optimize(args: argparse.Namespace) -> int:
     import json
 
-    from mediamix.analysis.optimize import check_budget, optimize_budget, parse_bounds
+    from mediamix.analysis.constraints import check_budget, parse_bounds
+    from mediamix.analysis.optimize import optimize_budget
     from mediamix.inference.fit import load_fit
 
     # bad input is reported before the fit is read or anything is compiled
@@ -270,11 +274,7 @@ def _add_lake_args(p: argparse.ArgumentParser, listing: bool = False) -> None:
         p.add_argument("--schema", default=None, help="schema (default: mediamix)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="mediamix", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_generate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gen = sub.add_parser("generate", help="generate synthetic MMM data with known truth")
     gen.add_argument("--config", required=True, help="generator YAML config")
     gen.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
@@ -286,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lake_args(gen)
     gen.set_defaults(handler=_cmd_generate)
 
+
+def _add_lake_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ing = sub.add_parser("ingest", help="load raw feeds through bronze -> silver -> gold")
     ing.add_argument("--spend", required=True, help="long spend CSV (date,channel,spend) or table")
     ing.add_argument("--outcome", required=True, help="outcome CSV (date,<outcome>) or table")
@@ -305,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lake_args(tab, listing=True)
     tab.set_defaults(handler=_cmd_tables)
 
+
+def _add_fit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fit = sub.add_parser("fit", help="fit the Bayesian MMM and write summary.json + fit.nc")
     fit.add_argument("--data", required=True, help="CSV file or gold table name")
     fit.add_argument("--config", required=True, help="model YAML config")
@@ -337,6 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--no-tracking", action="store_true", help="do not record the fit in MLflow")
     fit.set_defaults(handler=_cmd_fit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="mediamix", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_generate_parser(sub)
+    _add_lake_parsers(sub)
+    _add_fit_parser(sub)
     _add_optimize_parser(sub)
     return parser
 

@@ -9,19 +9,17 @@ highest-density interval (HDI) at ``config.hdi_prob``:
 - :func:`marginal_roas`: the extra outcome from one more unit of spend at the current level,
   ``(outcome(spend * 1.01) - outcome(spend)) / (0.01 * spend)`` through the full time-series
   model (adstock included, carry-over after the window counted);
-- :func:`response_curves`: steady-state expected incremental outcome per period against spend
-  per period (see :mod:`mediamix.analysis.response`), current spend marked;
-- :func:`compare_plan`: a spend plan per period against the current one, with the lift and the
-  probability that it is positive;
-- :func:`contributions_for_spend`: contributions of any spend matrix under every posterior draw.
+- :func:`contributions_for_spend`: contributions of any spend matrix under every posterior draw;
+- :func:`roas_draws`, :func:`contribution_share_draws`: the posterior draws behind :func:`roas` and
+  :func:`decomposition`'s shares, which :mod:`mediamix.analysis.summary` also reports.
 
 "Current" spend is the mean spend per period (per week for weekly data) over the window, the
-whole data range unless a window is given.
+whole data range unless a window is given. Steady-state what-ifs (response curves, a plan
+against current spend) are in :mod:`mediamix.analysis.scenarios`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,24 +29,23 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
-from mediamix.analysis.response import MediaParameters, SteadyStateResponse, media_contributions
+from mediamix.analysis.response import MediaParameters, media_contributions
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
 
 __all__ = [
     "Interval",
-    "PlanComparison",
-    "ResponseCurves",
-    "compare_plan",
-    "compare_spend",
+    "Window",
+    "component_totals",
+    "contribution_share_draws",
     "contributions_for_spend",
     "contributions_over_time",
     "current_spend",
     "decomposition",
     "interval",
     "marginal_roas",
-    "response_curves",
     "roas",
+    "roas_draws",
     "summarize_draws",
     "window_mask",
 ]
@@ -271,6 +268,52 @@ def _stacked(da: xr.DataArray) -> xr.DataArray:
     return flat.drop_vars(["sample", "chain", "draw"]).rename(sample="draw")
 
 
+def component_totals(result: FitResult, window: Window = None) -> xr.DataArray:
+    """Posterior draws of each component's total over the window.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(draw, component)`` (chains stacked), components ``baseline`` then the channels;
+        outcome units summed over the window.
+    """
+    mask = window_mask(result, window)
+    post = result.posterior
+    media = _stacked(post["channel_contribution"].isel(date=mask).sum("date"))
+    base = _stacked(post["baseline"].isel(date=mask).sum("date"))
+    parts = xr.concat([base.expand_dims(channel=["baseline"]), media], dim="channel")
+    return parts.rename(channel="component")
+
+
+def contribution_share_draws(result: FitResult, window: Window = None) -> xr.DataArray:
+    """Posterior draws of each component's share of the predicted outcome over the window.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(draw, component)``: each total of :func:`component_totals` divided by the
+        baseline plus all contributions, draw by draw.
+    """
+    parts = component_totals(result, window)
+    return parts / parts.sum("component")
+
+
+def roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
+    """Posterior draws of ROAS per channel: total contribution / total spend over the window.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(draw, channel)``, outcome per unit of currency; NaN for a channel with no spend
+        in the window.
+    """
+    mask = window_mask(result, window)
+    spend = result.frame.loc[mask, result.channels].sum().astype(np.float64).to_numpy()
+    contrib = _stacked(result.posterior["channel_contribution"].isel(date=mask).sum("date"))
+    total = xr.DataArray(spend, dims="channel", coords={"channel": result.channels})
+    return contrib / total.where(total > 0)
+
+
 def decomposition(result: FitResult, window: Window = None) -> pd.DataFrame:
     """Total of each component over the window and its share of the predicted outcome.
 
@@ -282,16 +325,10 @@ def decomposition(result: FitResult, window: Window = None) -> pd.DataFrame:
         window) and ``share``, ``share_hdi_low``, ``share_hdi_high`` (fraction of baseline plus
         all contributions).
     """
-    mask = window_mask(result, window)
-    post, prob = result.posterior, result.config.hdi_prob
-    media = _stacked(post["channel_contribution"].isel(date=mask).sum("date"))
-    base = _stacked(post["baseline"].isel(date=mask).sum("date"))
-    parts = xr.concat([base.expand_dims(channel=["baseline"]), media], dim="channel")
-    parts = parts.rename(channel="component")
-    total = parts.sum("component")
-    contribution = summarize_draws(parts, prob).add_prefix("contribution_")
-    share = summarize_draws(parts / total, prob).add_prefix("share_")
-    out = pd.concat([contribution, share], axis=1)
+    prob = result.config.hdi_prob
+    contribution = summarize_draws(component_totals(result, window), prob)
+    share = summarize_draws(contribution_share_draws(result, window), prob)
+    out = pd.concat([contribution.add_prefix("contribution_"), share.add_prefix("share_")], axis=1)
     out = out.rename(columns={"contribution_mean": "contribution", "share_mean": "share"})
     out.index.name = "component"
     return out
@@ -308,9 +345,7 @@ def roas(result: FitResult, window: Window = None) -> pd.DataFrame:
     """
     mask = window_mask(result, window)
     spend = result.frame.loc[mask, result.channels].sum().astype(np.float64)
-    contrib = _stacked(result.posterior["channel_contribution"].isel(date=mask).sum("date"))
-    total = xr.DataArray(spend.to_numpy(), dims="channel", coords={"channel": result.channels})
-    out = summarize_draws(contrib / total.where(total > 0), result.config.hdi_prob)
+    out = summarize_draws(roas_draws(result, window), result.config.hdi_prob)
     out.insert(0, "spend", spend.to_numpy())
     return out
 
@@ -357,205 +392,3 @@ def marginal_roas(
     out = summarize_draws(ratio, result.config.hdi_prob)
     out.insert(0, "spend", extra_spend)
     return out
-
-
-@dataclass(frozen=True)
-class ResponseCurves:
-    """Steady-state response curves per channel.
-
-    Attributes
-    ----------
-    curves : pandas.DataFrame
-        Columns ``channel``, ``spend`` (per period), ``mean``, ``hdi_low``, ``hdi_high``
-        (incremental outcome per period).
-    current : pandas.DataFrame
-        Index ``channel``; ``spend`` (current spend per period) and the response there.
-    hdi_prob : float
-        The HDI probability.
-    """
-
-    curves: pd.DataFrame
-    current: pd.DataFrame
-    hdi_prob: float
-
-
-def response_curves(
-    result: FitResult,
-    n_points: int = 41,
-    max_multiple: float = 2.0,
-    window: Window = None,
-    draws: int | None = None,
-    response: SteadyStateResponse | None = None,
-) -> ResponseCurves:
-    """Steady-state expected incremental outcome per period against spend per period.
-
-    Parameters
-    ----------
-    result : FitResult
-        The fit.
-    n_points : int, default 41
-        Grid points per channel, from 0 to ``max_multiple`` times current spend (the channel's
-        largest observed spend when its current spend is 0).
-    max_multiple : float, default 2.0
-        End of the grid relative to current spend.
-    window : (start, end), optional
-        Window that defines current spend.
-    draws : int, optional
-        Use this many evenly spaced posterior draws; all by default.
-    response : SteadyStateResponse, optional
-        A compiled response to reuse (it must come from this fit).
-
-    Returns
-    -------
-    ResponseCurves
-    """
-    if n_points < 2 or max_multiple <= 0:
-        raise MediamixError(
-            f"need n_points >= 2 and max_multiple > 0, got {n_points} and {max_multiple}"
-        )
-    response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
-    prob = result.config.hdi_prob
-    current = current_spend(result, window)
-    top = np.where(current > 0, current * max_multiple, response.params.spend_max)
-    grid = np.linspace(0.0, 1.0, n_points)[:, None] * top[None, :]  # (point, channel)
-    values = np.stack([response.draws(row) for row in grid], axis=1)  # (draw, point, channel)
-    da = xr.DataArray(
-        values,
-        dims=("draw", "point", "channel"),
-        coords={"point": np.arange(n_points), "channel": result.channels},
-    ).transpose("draw", "channel", "point")
-    table = summarize_draws(da, prob).reset_index()
-    column = table["channel"].map({c: j for j, c in enumerate(result.channels)})
-    table["spend"] = grid[table["point"].to_numpy(), column.to_numpy()]
-    curves = table[["channel", "spend", "mean", "hdi_low", "hdi_high"]]
-    at_current = xr.DataArray(response.draws(current.to_numpy()), dims=("draw", "channel"))
-    now = summarize_draws(at_current, prob)
-    now.index = pd.Index(result.channels, name="channel")
-    now.insert(0, "spend", current.to_numpy())
-    return ResponseCurves(curves=curves.reset_index(drop=True), current=now, hdi_prob=prob)
-
-
-@dataclass(frozen=True)
-class PlanComparison:
-    """A spend plan per period against current spend, in steady state.
-
-    Attributes
-    ----------
-    plan, current : pandas.Series
-        Spend per period and channel.
-    plan_outcome, current_outcome : Interval
-        Expected incremental outcome per period (all channels) of each.
-    lift : Interval
-        ``plan_outcome - current_outcome``, draw by draw.
-    p_lift_positive : float
-        Posterior probability that the lift is positive.
-    channels : pandas.DataFrame
-        Index ``channel``: ``current_spend``, ``plan_spend``, ``current_outcome``,
-        ``plan_outcome`` (posterior means) and ``lift``.
-    hdi_prob : float
-        The HDI probability.
-    """
-
-    plan: pd.Series
-    current: pd.Series
-    plan_outcome: Interval
-    current_outcome: Interval
-    lift: Interval
-    p_lift_positive: float
-    channels: pd.DataFrame
-    hdi_prob: float
-
-
-def _as_plan(plan: Mapping[str, float] | pd.Series, channels: list[str]) -> pd.Series:
-    given = {str(k): v for k, v in plan.items()}
-    unknown = sorted(set(given) - set(channels))
-    missing = [c for c in channels if c not in given]
-    if unknown or missing:
-        raise MediamixError(
-            f"a plan needs spend for exactly the channels {channels}; "
-            f"unknown {unknown}, missing {missing}"
-        )
-    series = pd.Series({c: given[c] for c in channels}, dtype=np.float64, name="spend")
-    if not np.all(np.isfinite(series)) or (series < 0).any():
-        raise MediamixError(f"plan spend must be finite and >= 0, got {series.to_dict()}")
-    return series
-
-
-def compare_plan(
-    result: FitResult,
-    plan: Mapping[str, float] | pd.Series,
-    window: Window = None,
-    draws: int | None = None,
-    response: SteadyStateResponse | None = None,
-) -> PlanComparison:
-    """Compare a spend plan per period with current spend, in steady state.
-
-    Parameters
-    ----------
-    result : FitResult
-        The fit.
-    plan : mapping or pandas.Series
-        Spend per period for every channel (per week for weekly data).
-    window : (start, end), optional
-        Window that defines current spend (mean spend per period over it).
-    draws : int, optional
-        Use this many evenly spaced posterior draws; all by default.
-    response : SteadyStateResponse, optional
-        A compiled response to reuse (it must come from this fit).
-
-    Returns
-    -------
-    PlanComparison
-
-    Raises
-    ------
-    MediamixError
-        If the plan misses or adds channels, or holds negative spend.
-    """
-    plan_s = _as_plan(plan, result.channels)
-    current = current_spend(result, window)
-    response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
-    return compare_spend(response, plan_s, current, result.config.hdi_prob)
-
-
-def compare_spend(
-    response: SteadyStateResponse, plan: pd.Series, current: pd.Series, prob: float
-) -> PlanComparison:
-    """Compare two spend vectors per period under a compiled steady-state response.
-
-    Parameters
-    ----------
-    response : SteadyStateResponse
-        The compiled response (its channel order is the order of both series).
-    plan, current : pandas.Series
-        Spend per period and channel.
-    prob : float
-        HDI probability.
-
-    Returns
-    -------
-    PlanComparison
-    """
-    new = response.draws(plan.to_numpy())
-    old = response.draws(current.to_numpy())
-    lift = new.sum(axis=1) - old.sum(axis=1)
-    channels = pd.DataFrame(
-        {
-            "current_spend": current.to_numpy(),
-            "plan_spend": plan.to_numpy(),
-            "current_outcome": old.mean(axis=0),
-            "plan_outcome": new.mean(axis=0),
-        },
-        index=pd.Index(list(response.channels), name="channel"),
-    )
-    channels["lift"] = channels["plan_outcome"] - channels["current_outcome"]
-    return PlanComparison(
-        plan=plan,
-        current=current,
-        plan_outcome=interval(new.sum(axis=1), prob),
-        current_outcome=interval(old.sum(axis=1), prob),
-        lift=interval(lift, prob),
-        p_lift_positive=float(np.mean(lift > 0)),
-        channels=channels,
-        hdi_prob=prob,
-    )

@@ -7,18 +7,15 @@ objective and its exact gradient come from one compiled PyTensor graph over all 
 SLSQP solves the constrained problem from a few starting points and the best feasible point wins,
 so with the budget equal to current total spend the result is never worse than current spend.
 
-Bounds are ``(min, max)`` per channel, each side an absolute amount per period (``5000``), a
-change relative to the channel's current spend (``"-30%"``, ``"+30%"``), or ``None`` (0 and the
-budget). The key ``"*"`` sets the bounds of every channel not named on its own. On the command
-line the same bounds read ``CHANNEL=MIN:MAX``: ``tv=1000:5000``, ``search=-30%:+30%``,
-``radio=:2000``.
+The budget and the bounds are parsed and checked by :mod:`mediamix.analysis.constraints`
+before anything is compiled.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,190 +24,16 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
 
-from mediamix.analysis.metrics import (
-    Interval,
-    PlanComparison,
-    Window,
-    compare_spend,
-    current_spend,
-)
+from mediamix.analysis.constraints import BoundsSpec, BudgetError, check_budget, resolve_bounds
+from mediamix.analysis.metrics import Interval, Window, current_spend
 from mediamix.analysis.response import MediaParameters, Objective, SteadyStateResponse
-from mediamix.errors import MediamixError
+from mediamix.analysis.scenarios import PlanComparison, compare_spend
 from mediamix.inference.fit import FitResult
 
-__all__ = [
-    "Allocation",
-    "BudgetError",
-    "Frontier",
-    "allocate",
-    "budget_frontier",
-    "check_budget",
-    "optimize_budget",
-    "parse_bounds",
-    "resolve_bounds",
-]
+__all__ = ["OBJECTIVES", "Allocation", "Frontier", "allocate", "budget_frontier", "optimize_budget"]
 
 FloatArray = npt.NDArray[np.float64]
-Bound = float | str | None
-BoundsSpec = Mapping[str, tuple[Bound, Bound]]
 OBJECTIVES = ("mean", "risk-aware")
-
-
-class BudgetError(MediamixError):
-    """A budget, bound or objective that cannot be used; raised before any optimisation."""
-
-
-def check_budget(budget: Any) -> float:
-    """Validate a budget per period: a finite number > 0 (a numeric string is accepted).
-
-    Raises
-    ------
-    BudgetError
-        If the budget is not a number, not finite, or not positive.
-    """
-    if isinstance(budget, bool):
-        raise BudgetError(f"budget must be a number > 0, got {budget!r}")
-    try:
-        value = float(budget)
-    except (TypeError, ValueError):
-        raise BudgetError(f"budget must be a number > 0, got {budget!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise BudgetError(f"budget must be a finite number > 0, got {budget!r}")
-    return value
-
-
-def parse_bounds(specs: Sequence[str]) -> dict[str, tuple[Bound, Bound]]:
-    """Parse ``CHANNEL=MIN:MAX`` texts into a bounds mapping.
-
-    Parameters
-    ----------
-    specs : sequence of str
-        E.g. ``["tv=1000:5000", "search=-30%:+30%", "radio=:2000", "*=-50%:+50%"]``. Either side
-        may be empty (0, or the budget); ``*`` stands for every channel not named.
-
-    Returns
-    -------
-    dict
-        ``{channel: (min, max)}`` with each side a string or None, for :func:`resolve_bounds`.
-
-    Raises
-    ------
-    BudgetError
-        If a text does not have the form ``CHANNEL=MIN:MAX`` or names a channel twice.
-    """
-    out: dict[str, tuple[Bound, Bound]] = {}
-    for spec in specs:
-        name, eq, rest = spec.partition("=")
-        low, colon, high = rest.partition(":")
-        name = name.strip()
-        if not eq or not colon or not name:
-            raise BudgetError(
-                f"bounds {spec!r}: expected CHANNEL=MIN:MAX, e.g. tv=1000:5000 or tv=-30%:+30%"
-            )
-        if name in out:
-            raise BudgetError(f"bounds {spec!r}: channel {name!r} has bounds already")
-        out[name] = (low.strip() or None, high.strip() or None)
-    return out
-
-
-def _bound_value(value: Bound, current: float, default: float, where: str) -> float:
-    if value is None:
-        return default
-    if isinstance(value, str) and value.strip().endswith("%"):
-        text = value.strip()[:-1].strip()
-        if not text.startswith(("+", "-")):
-            raise BudgetError(
-                f"{where}: a relative bound needs a sign, like -30% or +30%; got {value!r}"
-            )
-        try:
-            change = float(text) / 100.0
-        except ValueError:
-            raise BudgetError(f"{where}: {value!r} is not a percentage") from None
-        if not math.isfinite(change) or change < -1:
-            raise BudgetError(f"{where}: a relative bound must be >= -100%, got {value!r}")
-        return current * (1.0 + change)
-    if isinstance(value, bool):
-        raise BudgetError(f"{where}: expected an amount or a percentage, got {value!r}")
-    try:
-        amount = float(value)
-    except (TypeError, ValueError):
-        raise BudgetError(
-            f"{where}: expected an amount (5000) or a change relative to current spend "
-            f"(-30%, +30%), got {value!r}"
-        ) from None
-    if not math.isfinite(amount) or amount < 0:
-        raise BudgetError(f"{where}: an amount must be finite and >= 0, got {value!r}")
-    return amount
-
-
-def resolve_bounds(
-    bounds: BoundsSpec | None,
-    channels: Sequence[str],
-    current: npt.ArrayLike,
-    budget: float,
-) -> tuple[FloatArray, FloatArray]:
-    """Turn a bounds mapping into absolute ``(lower, upper)`` arrays and check they can hold.
-
-    Parameters
-    ----------
-    bounds : mapping, optional
-        ``{channel or "*": (min, max)}`` (see the module docstring). Unbounded by default:
-        every channel between 0 and the budget.
-    channels : sequence of str
-        Channel order of the result.
-    current : array_like
-        Current spend per period, for relative bounds.
-    budget : float
-        Budget per period.
-
-    Returns
-    -------
-    lower, upper : numpy.ndarray
-        Per channel, in currency per period; ``upper`` is capped at the budget.
-
-    Raises
-    ------
-    BudgetError
-        If a channel is unknown, a side is malformed, a minimum exceeds its maximum, the
-        minimums add up to more than the budget, or the maximums to less.
-    """
-    budget = check_budget(budget)
-    spec = dict(bounds or {})
-    unknown = sorted(set(spec) - {*channels, "*"})
-    if unknown:
-        raise BudgetError(f"bounds name unknown channel(s) {unknown}; the channels are {channels}")
-    now = np.asarray(current, dtype=np.float64)
-    lower, upper = np.zeros(len(channels)), np.full(len(channels), budget)
-    for j, ch in enumerate(channels):
-        low, high = spec.get(ch, spec.get("*", (None, None)))
-        lower[j] = _bound_value(low, float(now[j]), 0.0, f"bounds for {ch} (min)")
-        upper[j] = min(_bound_value(high, float(now[j]), budget, f"bounds for {ch} (max)"), budget)
-        if lower[j] > budget:
-            raise BudgetError(
-                f"bounds cannot all hold: the minimum for {ch}, {lower[j]:,.2f}, is more than "
-                f"the budget {budget:,.2f}"
-            )
-        if lower[j] > upper[j]:
-            raise BudgetError(
-                f"bounds for {ch}: min {lower[j]:,.2f} > max {upper[j]:,.2f} "
-                f"(max is capped at the budget {budget:,.2f})"
-            )
-    _check_feasible(lower, upper, budget)
-    return lower, upper
-
-
-def _check_feasible(lower: FloatArray, upper: FloatArray, budget: float) -> None:
-    tol = 1e-9 * budget
-    if lower.sum() > budget + tol:
-        raise BudgetError(
-            f"bounds cannot all hold: the minimums add up to {lower.sum():,.2f}, "
-            f"more than the budget {budget:,.2f}"
-        )
-    if upper.sum() < budget - tol:
-        raise BudgetError(
-            f"bounds cannot all hold: the maximums add up to {upper.sum():,.2f}, "
-            f"less than the budget {budget:,.2f}"
-        )
 
 
 def _project(x: FloatArray, lower: FloatArray, upper: FloatArray, budget: float) -> FloatArray:
@@ -457,48 +280,59 @@ def optimize_budget(
     budget = check_budget(budget)
     _check_objective(objective, risk_aversion)
     current = current_spend(result, window)
-    lower, upper = resolve_bounds(bounds, result.channels, current.to_numpy(), budget)
+    limits = resolve_bounds(bounds, result.channels, current.to_numpy(), budget)
     response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
-    scaled_current = current.to_numpy() * (budget / max(float(current.sum()), 1e-300))
-    x = allocate(
-        response,
-        budget,
-        lower,
-        upper,
-        objective=objective,
-        risk_aversion=risk_aversion,
-        starts=[scaled_current],
-    )
-    return _allocation(
-        result, response, budget, x, current, lower, upper, objective, risk_aversion, started
-    )
+    problem = _Problem(result, response, current, objective, float(risk_aversion))
+    return problem.solve(budget, limits, [_scaled(current.to_numpy(), budget)], started)
 
 
-def _allocation(
-    result: FitResult,
-    response: SteadyStateResponse,
-    budget: float,
-    x: FloatArray,
-    current: pd.Series,
-    lower: FloatArray,
-    upper: FloatArray,
-    objective: str,
-    risk_aversion: float,
-    started: float,
-) -> Allocation:
-    index = pd.Index(result.channels, name="channel")
-    plan = pd.Series(x, index=index, name="spend")
-    return Allocation(
-        budget=budget,
-        allocation=plan,
-        current=current.rename("spend"),
-        lower=pd.Series(lower, index=index, name="min"),
-        upper=pd.Series(upper, index=index, name="max"),
-        objective=objective,
-        risk_aversion=float(risk_aversion),
-        comparison=compare_spend(response, plan, current, result.config.hdi_prob),
-        seconds=time.perf_counter() - started,
-    )
+def _scaled(spend: FloatArray, budget: float) -> FloatArray:
+    """``spend`` rescaled to sum to ``budget``: the same mix at another level."""
+    return spend * (budget / max(float(spend.sum()), 1e-300))
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What stays fixed while budgets change: the fit, its response, current spend, objective."""
+
+    result: FitResult
+    response: SteadyStateResponse
+    current: pd.Series
+    objective: Objective
+    risk_aversion: float
+
+    def solve(
+        self,
+        budget: float,
+        limits: tuple[FloatArray, FloatArray],
+        starts: Sequence[FloatArray],
+        started: float,
+    ) -> Allocation:
+        """Allocate ``budget`` within ``limits`` (lower, upper) from ``starts``."""
+        lower, upper = limits
+        x = allocate(
+            self.response,
+            budget,
+            lower,
+            upper,
+            objective=self.objective,
+            risk_aversion=self.risk_aversion,
+            starts=starts,
+        )
+        index = pd.Index(self.result.channels, name="channel")
+        plan = pd.Series(x, index=index, name="spend")
+        prob = self.result.config.hdi_prob
+        return Allocation(
+            budget=budget,
+            allocation=plan,
+            current=self.current.rename("spend"),
+            lower=pd.Series(lower, index=index, name="min"),
+            upper=pd.Series(upper, index=index, name="max"),
+            objective=self.objective,
+            risk_aversion=self.risk_aversion,
+            comparison=compare_spend(self.response, plan, self.current, prob),
+            seconds=time.perf_counter() - started,
+        )
 
 
 @dataclass(frozen=True)
@@ -553,34 +387,12 @@ def budget_frontier(
     checked = [check_budget(b) for b in budgets]
     limits = [resolve_bounds(bounds, result.channels, current.to_numpy(), b) for b in checked]
     response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
-    out, previous = [], None
-    for budget, (lower, upper) in zip(checked, limits, strict=True):
+    problem = _Problem(result, response, current, objective, float(risk_aversion))
+    out: list[Allocation] = []
+    for budget, budget_limits in zip(checked, limits, strict=True):
         started = time.perf_counter()
-        starts = [current.to_numpy() * (budget / max(float(current.sum()), 1e-300))]
-        if previous is not None:
-            starts.append(previous * (budget / previous.sum()))
-        x = allocate(
-            response,
-            budget,
-            lower,
-            upper,
-            objective=objective,
-            risk_aversion=risk_aversion,
-            starts=starts,
-        )
-        previous = x
-        out.append(
-            _allocation(
-                result,
-                response,
-                budget,
-                x,
-                current,
-                lower,
-                upper,
-                objective,
-                risk_aversion,
-                started,
-            )
-        )
+        starts = [_scaled(current.to_numpy(), budget)]
+        if out:  # the previous budget's mix is a good start for the next
+            starts.append(_scaled(out[-1].allocation.to_numpy(), budget))
+        out.append(problem.solve(budget, budget_limits, starts, started))
     return Frontier(out)

@@ -18,7 +18,8 @@ import pymc as pm
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mediamix.analysis import metrics as analysis
+from mediamix.analysis import metrics
+from mediamix.analysis.scenarios import ResponseCurves, response_curves
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
 from mediamix.model.builder import channel_parameters, parameter_groups
@@ -97,7 +98,7 @@ def plot_fit(result: FitResult, ax: Axes | None = None) -> Figure:
         post = result.posterior
         pred = post["baseline"] + post["channel_contribution"].sum("channel")
         label = "expected outcome"
-    summary = analysis.summarize_draws(pred, prob, ["chain", "draw"])
+    summary = metrics.summarize_draws(pred, prob, ["chain", "draw"])
     ax.fill_between(
         dates,
         summary["hdi_low"],
@@ -129,7 +130,7 @@ def plot_contributions(result: FitResult, ax: Axes | None = None) -> Figure:
     matplotlib.figure.Figure
     """
     fig, ax = _one_axes(ax)
-    table = analysis.contributions_over_time(result)
+    table = metrics.contributions_over_time(result)
     wide = table.pivot(index="date", columns="component", values="mean")
     order = ["baseline", *result.channels]
     colors = ["0.75", *(f"C{j}" for j in range(len(result.channels)))]
@@ -164,9 +165,9 @@ def plot_roas(result: FitResult, ax: Axes | None = None, marginal: bool = True) 
     matplotlib.figure.Figure
     """
     fig, ax = _one_axes(ax, (8, 1.0 + 0.8 * len(result.channels)))
-    rows = {"ROAS": analysis.roas(result)}
+    rows = {"ROAS": metrics.roas(result)}
     if marginal:
-        rows["marginal ROAS"] = analysis.marginal_roas(result)
+        rows["marginal ROAS"] = metrics.marginal_roas(result)
     y = np.arange(len(result.channels))
     for k, (label, table) in enumerate(rows.items()):
         offset = 0.15 * (k - (len(rows) - 1) / 2)
@@ -186,7 +187,7 @@ def plot_roas(result: FitResult, ax: Axes | None = None, marginal: bool = True) 
 def plot_response_curves(
     result: FitResult,
     ax: Axes | None = None,
-    curves: analysis.ResponseCurves | None = None,
+    curves: ResponseCurves | None = None,
 ) -> Figure:
     """Steady-state response curves per channel with HDI bands, current spend marked.
 
@@ -197,14 +198,14 @@ def plot_response_curves(
     ax : matplotlib.axes.Axes, optional
         Axes to draw into; a new figure by default.
     curves : ResponseCurves, optional
-        Precomputed :func:`mediamix.analysis.metrics.response_curves`; computed here otherwise.
+        Precomputed :func:`mediamix.analysis.scenarios.response_curves`; computed here otherwise.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     fig, ax = _one_axes(ax)
-    curves = curves or analysis.response_curves(result)
+    curves = curves or response_curves(result)
     for j, ch in enumerate(result.channels):
         c = curves.curves[curves.curves["channel"] == ch]
         ax.fill_between(c["spend"], c["hdi_low"], c["hdi_high"], color=f"C{j}", alpha=0.25)

@@ -5,15 +5,16 @@ currency units) and, if the model has any, its controls and index variables. The
 may be present and is ignored, so a modeling frame is itself a valid plan.
 
 :func:`predict_plan` pushes the plan through the fitted model under every (or a thinned set of)
-posterior draws with the numpy backend of :mod:`mediamix.model.transforms`::
+posterior draws with the numpy backend of the model's forward pass
+(:mod:`mediamix.model.forward`)::
 
     outcome = y_scale * (intercept + trend + seasonality + controls + index effects
                          + sum_c beta_c * saturation_c(adstock_c(spend_c / spend_max_c)))
 
 and returns the expected outcome's posterior mean and HDI band per date with each channel's
-mean contribution. It is the same model as :func:`mediamix.model.builder.build_model`:
-predicting the training frame's own spend reproduces the posterior mean of
-``baseline + channel_contribution.sum("channel")``.
+mean contribution. :func:`mediamix.model.builder.build_model` evaluates the same functions, so
+predicting the training frame's own spend reproduces the model's
+``baseline + channel_contribution.sum("channel")`` draw by draw.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ import pandas as pd
 import xarray as xr
 
 from mediamix.analysis.response import MediaParameters, draw_index, media_contributions
-from mediamix.data.validation import DATE_DTYPE
+from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS
+from mediamix.data.frames import example_rows as _rows
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
+from mediamix.model import forward
 from mediamix.model.builder import fourier_features
 
 __all__ = [
@@ -46,7 +49,7 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Posterior draws used per prediction unless told otherwise (evenly thinned).
 DEFAULT_DRAWS = 500
-_STEP_DAYS = {"daily": 1, "weekly": 7}
+_STEP_DAYS = PERIOD_DAYS
 
 
 class PlanError(MediamixError):
@@ -77,7 +80,7 @@ class PlanDraws:
     @property
     def outcome(self) -> FloatArray:
         """Expected outcome per draw and date, ``(sample, date)``."""
-        return self.baseline + self.contributions.sum(axis=-1)
+        return np.asarray(forward.mean(self.baseline, self.contributions))
 
 
 def plan_columns(result: FitResult) -> list[str]:
@@ -95,12 +98,6 @@ def plan_columns(result: FitResult) -> list[str]:
     """
     cfg = result.config
     return ["date", *cfg.channel_names, *cfg.controls, *cfg.index_variables]
-
-
-def _rows(mask: npt.NDArray[np.bool_], limit: int = 5) -> str:
-    idx = np.flatnonzero(mask)
-    more = f" (and {len(idx) - limit} more)" if len(idx) > limit else ""
-    return "rows " + ", ".join(str(i) for i in idx[:limit]) + more
 
 
 def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
@@ -211,23 +208,11 @@ def _draws_of(
     return values.reshape(-1, *values.shape[2:])[idx]
 
 
-def _baseline(
-    result: FitResult, plan: pd.DataFrame, dates: pd.DatetimeIndex, idx: npt.NDArray[np.intp]
-) -> FloatArray:
-    """Intercept, trend, seasonality, controls and index effects ``(sample, date)``."""
-    cfg, sc, post = result.config, result.scalers, result.posterior
-    base = np.repeat(_draws_of(post, "intercept", idx)[:, None], len(dates), axis=1)
-    if cfg.trend.enabled:
-        base = base + _draws_of(post, "trend_slope", idx)[:, None] * sc.trend(dates)[None, :]
-    if cfg.seasonality.yearly_order:
-        coef = _draws_of(post, "seasonality_coef", idx)
-        base = base + coef @ fourier_features(dates, cfg.seasonality.yearly_order).T
-    if cfg.controls:
-        scale = np.array([sc.control_scale[c] for c in cfg.controls])
-        z = np.column_stack([_numeric(plan, c, "control") for c in cfg.controls]) / scale
-        base = base + _draws_of(post, "control_coef", idx, "control", list(cfg.controls)) @ z.T
-    for c in cfg.index_variables:
-        levels = sc.index_levels[c]
+def _index_codes(result: FitResult, plan: pd.DataFrame) -> dict[str, npt.NDArray[np.intp]]:
+    """Level codes per index variable, 0 for the reference (first) level."""
+    codes = {}
+    for c in result.config.index_variables:
+        levels = result.scalers.index_levels[c]
         values = plan[c].astype(str).to_numpy()
         unknown = sorted(set(values) - set(levels))
         if unknown:
@@ -235,11 +220,33 @@ def _baseline(
                 f"index column {c!r}: levels {unknown} were not in the training data; "
                 f"allowed levels are {levels}"
             )
-        codes = np.array([levels.index(v) for v in values])
-        effect = _draws_of(post, f"{c}_effect", idx, f"{c}_level", levels[1:])
-        full = np.concatenate([np.zeros((len(idx), 1)), effect], axis=1)
-        base = base + full[:, codes]
-    return base * sc.y_scale
+        codes[c] = np.array([levels.index(v) for v in values], dtype=np.intp)
+    return codes
+
+
+def _baseline(
+    result: FitResult, plan: pd.DataFrame, dates: pd.DatetimeIndex, idx: npt.NDArray[np.intp]
+) -> FloatArray:
+    """Intercept, trend, seasonality, controls and index effects ``(sample, date)``."""
+    cfg, sc, post = result.config, result.scalers, result.posterior
+    params = {"intercept": _draws_of(post, "intercept", idx)}
+    data: dict[str, FloatArray] = {}
+    if cfg.trend.enabled:
+        data["trend_time"] = sc.trend(dates)
+        params["trend_slope"] = _draws_of(post, "trend_slope", idx)
+    if cfg.seasonality.yearly_order:
+        data["fourier"] = fourier_features(dates, cfg.seasonality.yearly_order)
+        params["seasonality_coef"] = _draws_of(post, "seasonality_coef", idx)
+    if cfg.controls:
+        data["control_scale"] = np.array([sc.control_scale[c] for c in cfg.controls])
+        data["controls"] = np.column_stack([_numeric(plan, c, "control") for c in cfg.controls])
+        params["control_coef"] = _draws_of(post, "control_coef", idx, "control", cfg.controls)
+    codes = _index_codes(result, plan)
+    for c in codes:
+        levels = sc.index_levels[c][1:]
+        params[f"{c}_effect"] = _draws_of(post, f"{c}_effect", idx, f"{c}_level", levels)
+    inputs = forward.BaselineInputs(len(dates), **data, index_codes=codes)
+    return np.asarray(forward.baseline(inputs, params).total) * sc.y_scale
 
 
 def plan_draws(
@@ -290,12 +297,12 @@ def plan_draws(
     spend = np.column_stack([_numeric(plan, c, "spend") for c in result.channels])
     post = result.posterior
     idx = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
-    lag = max(cc.adstock.l_max for cc in result.config.channels.values()) - 1
+    media = MediaParameters.from_fit(result, draws=draws)
+    lag = media.window - 1
     if history and lag:
         spend = np.concatenate([_history(result, dates, lag), spend], axis=0)
     else:
         lag = 0
-    media = MediaParameters.from_fit(result, draws=draws)
     contributions = media_contributions(media, spend)[:, lag:, :]
     baseline = _baseline(result, plan, dates, idx)
     return PlanDraws(dates, list(result.channels), baseline, contributions)

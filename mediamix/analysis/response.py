@@ -3,10 +3,11 @@
 :class:`MediaParameters` holds each channel's transform and its parameter values as plain arrays
 of shape ``(draw, channel)``, taken from a fit (:meth:`MediaParameters.from_fit`) or from a
 generator's ground truth (:meth:`MediaParameters.from_truth`, one "draw"). Two computations use
-it, both through :mod:`mediamix.model.transforms`, so they follow the model's formulas exactly:
+it, both through the model's own forward pass (:mod:`mediamix.model.forward`), so they follow
+the model's formulas exactly:
 
 - :func:`media_contributions`: contributions per draw, date and channel for a spend matrix
-  (numpy, vectorised over draws by laying draws side by side as extra columns);
+  (numpy, vectorised over draws, in chunks of draws to bound memory);
 - :class:`SteadyStateResponse`: with constant spend ``s`` per period, normalized adstock leaves
   ``s`` unchanged (unnormalized multiplies it by the sum of the lag weights), so the steady-state
   expected incremental outcome of channel ``c`` per period is
@@ -26,8 +27,9 @@ import pytensor
 import pytensor.tensor as pt
 
 from mediamix.errors import MediamixError
-from mediamix.model import transforms
-from mediamix.model.builder import channel_parameters, parameter_groups
+from mediamix.model import forward, registry
+from mediamix.model.builder import channel_parameters
+from mediamix.model.registry import Transform
 
 if TYPE_CHECKING:
     from mediamix.data.generator import GroundTruth
@@ -42,12 +44,9 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 Objective = Literal["mean", "risk-aware"]
+#: ``<kind>_<parameter>`` of every registered transform parameter, and ``beta``.
 PARAMETER_NAMES = (
-    "adstock_alpha",
-    "adstock_theta",
-    "saturation_lam",
-    "saturation_k",
-    "saturation_s",
+    *(f"{kind}_{p}" for kind in registry.KINDS for p in registry.parameters(kind)),
     "beta",
 )
 # elements of the largest temporary array (time x lag x draws*channels) built per chunk of draws
@@ -58,10 +57,15 @@ _CHUNK_ELEMENTS = 4_000_000
 class ChannelTransform:
     """The transforms of one channel: adstock type, window and normalization; saturation type."""
 
-    adstock: str  # "geometric", "delayed" or "none"
+    adstock: str  # a registered adstock type: "geometric", "delayed", "none"...
     l_max: int
     normalize: bool
-    saturation: str  # "logistic", "hill" or "none"
+    saturation: str  # a registered saturation type: "logistic", "hill", "none"...
+
+    def transform(self, kind: str) -> Transform:
+        """The registered transform of ``kind`` (``adstock`` or ``saturation``), with options."""
+        options = {"l_max": self.l_max, "normalize": self.normalize}
+        return registry.build(kind, getattr(self, kind), options)
 
 
 @dataclass(frozen=True)
@@ -118,16 +122,18 @@ class MediaParameters:
             for param, (var, dim) in where.items():
                 da = post[var].sel({dim: ch}) if dim else post[var]
                 values[param][:, j] = da.transpose("chain", "draw").to_numpy().reshape(-1)[index]
-        by_channel: dict[str, dict[str, Any]] = {ch: {} for ch in names}
-        for g in parameter_groups(cfg):
-            for ch in g.channels:
-                if g.kind == "adstock":
-                    by_channel[ch].update(adstock=g.type, l_max=g.l_max, normalize=g.normalize)
-                else:
-                    by_channel[ch]["saturation"] = g.type
+        transforms = tuple(
+            ChannelTransform(
+                adstock=cc.adstock.type,
+                l_max=cc.adstock.l_max,
+                normalize=cc.adstock.normalize,
+                saturation=cc.saturation.type,
+            )
+            for cc in (cfg.channels[ch] for ch in names)
+        )
         return cls(
             channels=tuple(names),
-            transforms=tuple(ChannelTransform(**by_channel[ch]) for ch in names),
+            transforms=transforms,
             values=values,
             spend_max=np.array([result.scalers.spend_max[c] for c in names], dtype=np.float64),
             y_scale=float(result.scalers.y_scale),
@@ -170,20 +176,41 @@ class MediaParameters:
             y_scale=float(truth.meta["scale"]),
         )
 
-    def groups(self, kind: str) -> list[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
-        """Channels that share a transform: ``[(key, channel indices), ...]``.
+    @property
+    def window(self) -> int:
+        """The longest adstock window of any channel, periods."""
+        return max(t.transform("adstock").window for t in self.transforms)
 
-        ``kind`` is ``adstock`` (key: type, l_max, normalize) or ``saturation`` (key: type).
+    def stage(self, kind: str, draws: slice = slice(None)) -> list[forward.Group]:
+        """Channels grouped by their transform of ``kind``, with the values of ``draws``.
+
+        Parameters
+        ----------
+        kind : str
+            ``adstock`` or ``saturation``.
+        draws : slice, default all
+            The draws whose parameter values the groups carry, ``(draw, group)`` each.
+
+        Returns
+        -------
+        list of forward.Group
+            One per distinct transform, channels in order; together they cover every channel.
         """
-        found: dict[tuple[Any, ...], list[int]] = {}
+        found: dict[Transform, list[int]] = {}
         for j, t in enumerate(self.transforms):
-            key = (t.adstock, t.l_max, t.normalize) if kind == "adstock" else (t.saturation,)
-            found.setdefault(key, []).append(j)
-        return [(key, np.array(idx, dtype=np.intp)) for key, idx in found.items()]
+            found.setdefault(t.transform(kind), []).append(j)
+        return [
+            forward.Group(
+                t,
+                idx,
+                {p: self.values[f"{kind}_{p}"][draws][:, idx] for p in t.parameter_names()},
+            )
+            for t, idx in found.items()
+        ]
 
-    def flat(self, name: str, draws: slice | npt.NDArray[np.intp], idx: Any) -> FloatArray:
-        """Values of ``name`` for the given draws and channels, draw-major, as one vector."""
-        return np.ascontiguousarray(self.values[name][draws][:, idx]).reshape(-1)
+    def stages(self, draws: slice = slice(None)) -> list[list[forward.Group]]:
+        """:meth:`stage` of every transform kind, in the order the model applies them."""
+        return [self.stage(kind, draws) for kind in registry.KINDS]
 
 
 def draw_index(n_total: int, draws: int | None) -> npt.NDArray[np.intp]:
@@ -195,42 +222,10 @@ def draw_index(n_total: int, draws: int | None) -> npt.NDArray[np.intp]:
     return np.unique(np.linspace(0, n_total - 1, int(draws)).round().astype(np.intp))
 
 
-def _adstock(x: FloatArray, key: tuple[Any, ...], params: dict[str, FloatArray]) -> FloatArray:
-    kind, l_max, normalize = key
-    if kind == "geometric":
-        return transforms.geometric_adstock(x, params["adstock_alpha"], l_max, normalize)
-    if kind == "delayed":
-        alpha, theta = params["adstock_alpha"], params["adstock_theta"]
-        return transforms.delayed_adstock(x, alpha, theta, l_max, normalize)
-    return x
-
-
-def _saturate(x: Any, kind: str, params: dict[str, Any]) -> Any:
-    if kind == "logistic":
-        return transforms.logistic_saturation(x, params["saturation_lam"])
-    if kind == "hill":
-        return transforms.hill_saturation(x, params["saturation_k"], params["saturation_s"])
-    return x
-
-
-def _chunk_media(mp: MediaParameters, x: FloatArray, draws: slice) -> FloatArray:
-    """Contributions ``(n, time, channel)`` for one chunk of draws; ``x`` is scaled spend."""
-    n = len(range(*draws.indices(mp.n_draws)))
-    n_time, n_channel = x.shape
-    out = np.empty((n, n_time, n_channel))
-    for key, idx in mp.groups("adstock"):
-        # draws laid side by side as columns: column d * g + j is draw d, channel idx[j]
-        wide = np.tile(x[:, idx], (1, n))
-        params = {p: mp.flat(p, draws, idx) for p in ("adstock_alpha", "adstock_theta")}
-        carried = _adstock(wide, key, params)
-        out[:, :, idx] = carried.reshape(n_time, n, len(idx)).transpose(1, 0, 2)
-    for (kind,), idx in mp.groups("saturation"):
-        wide = out[:, :, idx].transpose(1, 0, 2).reshape(n_time, n * len(idx))
-        params = {p: mp.flat(p, draws, idx) for p in ("saturation_lam", "saturation_k")}
-        params["saturation_s"] = mp.flat("saturation_s", draws, idx)
-        sat = _saturate(wide, kind, params)
-        out[:, :, idx] = sat.reshape(n_time, n, len(idx)).transpose(1, 0, 2)
-    return out * (mp.values["beta"][draws][:, None, :] * mp.y_scale)
+def _chunks(n_draws: int, per_draw: int) -> list[slice]:
+    """Consecutive slices of draws whose temporaries hold about ``_CHUNK_ELEMENTS`` each."""
+    size = max(1, _CHUNK_ELEMENTS // max(1, per_draw))
+    return [slice(start, min(start + size, n_draws)) for start in range(0, n_draws, size)]
 
 
 def media_contributions(mp: MediaParameters, spend: npt.ArrayLike) -> FloatArray:
@@ -262,26 +257,19 @@ def media_contributions(mp: MediaParameters, spend: npt.ArrayLike) -> FloatArray
         )
     if not np.all(np.isfinite(x)) or np.any(x < 0):
         raise MediamixError("spend must be finite and >= 0 in every period and channel")
-    x = x / mp.spend_max
-    l_max = max(t.l_max for t in mp.transforms)
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, x.shape[0] * l_max * x.shape[1]))
     out = np.empty((mp.n_draws, *x.shape))
-    for start in range(0, mp.n_draws, chunk):
-        draws = slice(start, min(start + chunk, mp.n_draws))
-        out[draws] = _chunk_media(mp, x, draws)
+    for draws in _chunks(mp.n_draws, x.shape[0] * mp.window * x.shape[1]):
+        beta = mp.values["beta"][draws]
+        out[draws] = forward.media(x, mp.spend_max, mp.stages(draws), beta) * mp.y_scale
     return out
 
 
 def steady_state_multiplier(mp: MediaParameters) -> FloatArray:
     """Adstocked / raw spend at constant spend, ``(draw, channel)``: 1 when normalized."""
-    mult = np.ones((mp.n_draws, len(mp.channels)))
-    every = slice(0, mp.n_draws)
-    for key, idx in mp.groups("adstock"):
-        if key[0] == "none" or key[2]:
-            continue
-        params = {p: mp.flat(p, every, idx) for p in ("adstock_alpha", "adstock_theta")}
-        ones = np.ones((key[1], mp.n_draws * len(idx)))
-        mult[:, idx] = _adstock(ones, key, params)[-1].reshape(mp.n_draws, len(idx))
+    mult = np.empty((mp.n_draws, len(mp.channels)))
+    for draws in _chunks(mp.n_draws, mp.window**2 * len(mp.channels)):
+        n = len(range(*draws.indices(mp.n_draws)))
+        mult[draws] = forward.carryover(mp.stage("adstock", draws), n)
     return mult
 
 
@@ -318,21 +306,12 @@ class SteadyStateResponse:
 
     def _graph(self, spend: Any) -> Any:
         mp = self.params
-        n, n_channel = mp.n_draws, len(mp.channels)
-        x = (spend / mp.spend_max)[None, :] * steady_state_multiplier(mp)  # (draw, channel)
-        parts, order = [], []
-        every = slice(0, n)
-        for (kind,), idx in mp.groups("saturation"):
-            # draws laid side by side as the columns of a one-period series
-            wide = x[:, idx].reshape((1, n * len(idx)))
-            params = {p: mp.flat(p, every, idx) for p in PARAMETER_NAMES if p != "beta"}
-            parts.append(_saturate(wide, kind, params).reshape((n, len(idx))))
-            order.extend(idx.tolist())
-        sat = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=1)
-        if len(parts) > 1:
-            sat = sat[:, np.argsort(order)]
-        assert len(order) == n_channel
-        return sat * (mp.values["beta"] * mp.y_scale)
+        # at steady state the adstock stage is a multiplier per draw and channel (numpy); the
+        # later stages see the symbolic spend
+        stages = [mp.stage(kind) for kind in registry.KINDS if kind != "adstock"]
+        carried = steady_state_multiplier(mp)
+        beta = mp.values["beta"]
+        return forward.steady_state(spend, mp.spend_max, carried, stages, beta) * mp.y_scale
 
     def _check(self, spend: npt.ArrayLike) -> FloatArray:
         s = np.asarray(spend, dtype=np.float64)

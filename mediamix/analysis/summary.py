@@ -1,44 +1,18 @@
-"""The ``summary.json`` of a fit: per-channel ROAS, contribution shares, parameters, diagnostics."""
+"""The ``summary.json`` of a fit: per-channel ROAS, contribution shares, parameters, diagnostics.
+
+The ROAS and shares are those of :mod:`mediamix.analysis.metrics` over the whole data range, so
+the summary, the MLflow metrics and :func:`~mediamix.analysis.metrics.roas` always agree.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import arviz_stats as azs
-import xarray as xr
-
+from mediamix.analysis.metrics import contribution_share_draws, interval, roas_draws
 from mediamix.inference.fit import FitResult
 from mediamix.model.builder import channel_parameters
 
-__all__ = ["contribution_share_draws", "fit_summary", "roas_draws"]
-
-
-def _interval(draws: xr.DataArray, prob: float) -> dict[str, float]:
-    hdi = azs.hdi(draws, prob=prob)
-    return {
-        "mean": float(draws.mean()),
-        "hdi_low": float(hdi.sel(ci_bound="lower")),
-        "hdi_high": float(hdi.sel(ci_bound="upper")),
-    }
-
-
-def roas_draws(result: FitResult) -> xr.DataArray:
-    """Posterior draws of ROAS per channel: total contribution / total spend, original units."""
-    contrib = result.posterior["channel_contribution"].sum("date")
-    spend = xr.DataArray(
-        result.frame[result.channels].sum().to_numpy(),
-        dims="channel",
-        coords={"channel": result.channels},
-    )
-    return contrib / spend
-
-
-def contribution_share_draws(result: FitResult) -> xr.DataArray:
-    """Posterior draws of each channel's share of the predicted outcome over the window."""
-    post = result.posterior
-    contrib = post["channel_contribution"].sum("date")
-    total = post["baseline"].sum("date") + contrib.sum("channel")
-    return contrib / total
+__all__ = ["fit_summary"]
 
 
 def fit_summary(result: FitResult) -> dict[str, Any]:
@@ -56,10 +30,10 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     for ch, params in channel_parameters(result.config).items():
         channels[ch] = {
-            "roas": _interval(roas.sel(channel=ch), prob),
-            "contribution_share": _interval(share.sel(channel=ch), prob),
+            "roas": interval(roas.sel(channel=ch), prob).to_dict(),
+            "contribution_share": interval(share.sel(component=ch), prob).to_dict(),
             "params": {
-                name: _interval(post[var].sel({dim: ch}) if dim else post[var], prob)
+                name: interval(post[var].sel({dim: ch}) if dim else post[var], prob).to_dict()
                 for name, (var, dim) in params.items()
             },
         }

@@ -1,10 +1,17 @@
-"""The synthetic data generator's schema: channels, controls, outcome, signals."""
+"""The synthetic data generator's schema: channels, controls, outcome, signals.
+
+A channel's ``decay`` and ``saturation`` keys name a transform of
+:mod:`mediamix.model.registry` (``true`` its default type, ``false`` type ``none``), and the
+channel's parameter keys are checked against the parameters that transform declares, so a newly
+registered transform needs no change here beyond a channel key per new parameter name (checked
+at import).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, cast
 
 from pydantic import (
     BeforeValidator,
@@ -15,6 +22,7 @@ from pydantic import (
 )
 
 from mediamix.config.base import StrictModel, load_yaml, parse_config
+from mediamix.model import registry
 
 __all__ = [
     "ChannelConfig",
@@ -24,6 +32,7 @@ __all__ = [
     "SeasonalityConfig",
     "SignalConfig",
     "TrendConfig",
+    "config_key",
     "load_generator_config",
 ]
 
@@ -32,13 +41,40 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
-def _bool_or_choice(*choices: str) -> BeforeValidator:
-    """Accept ``true``, ``false`` or one of ``choices``, with one error that lists them all.
+# The one place where the generator's channel keys differ from the model's names: the key
+# that picks each kind's transform, the type ``true`` picks, and parameters named otherwise.
+_TYPE_KEYS = {"adstock": "decay", "saturation": "saturation"}
+_TRUE_TYPES = {"adstock": "geometric", "saturation": "logistic"}
+_CONFIG_KEYS = {("saturation", "lam"): "mu"}
+# what each parameter key accepts (its field enforces it), for "decay: delayed needs ..."
+_ACCEPTS = {
+    "alpha": "in [0, 1)",
+    "theta": ">= 0 (the lag of the peak effect)",
+    "mu": "> 0",
+    "k": "> 0",
+    "s": "> 0",
+}
 
-    Without it, a ``bool | Literal[...]`` field reports one error per union member.
+
+def config_key(kind: str, parameter: str) -> str:
+    """The channel key of a transform parameter (``mu`` for saturation ``lam``, else its name)."""
+    return _CONFIG_KEYS.get((kind, parameter), parameter)
+
+
+def _choices(kind: str) -> tuple[str, ...]:
+    """The registered types of ``kind`` a channel may name (``false`` stands for ``none``)."""
+    return tuple(t for t in registry.types(kind) if t != registry.NONE)
+
+
+def _bool_or_choice(kind: str) -> BeforeValidator:
+    """Accept ``true``, ``false`` or a registered type of ``kind``, with one error listing all.
+
+    Without it, a ``bool | str`` field would accept any string, and a ``bool | Literal[...]``
+    one reports one error per union member.
     """
 
     def check(value: Any) -> Any:
+        choices = _choices(kind)
         if isinstance(value, bool) or value in choices:
             return value
         listed = ", ".join(["true", "false", *(repr(c) for c in choices)])
@@ -47,12 +83,8 @@ def _bool_or_choice(*choices: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-DecayChoice = Annotated[
-    bool | Literal["geometric", "delayed"], _bool_or_choice("geometric", "delayed")
-]
-SaturationChoice = Annotated[
-    bool | Literal["logistic", "hill"], _bool_or_choice("logistic", "hill")
-]
+DecayChoice = Annotated[bool | str, _bool_or_choice("adstock")]
+SaturationChoice = Annotated[bool | str, _bool_or_choice("saturation")]
 
 
 class SignalConfig(StrictModel):
@@ -74,6 +106,7 @@ class ChannelConfig(StrictModel):
     (``alpha**((l-theta)**2)``) or ``false`` (no carry-over). ``saturation``:
     ``true``/``logistic`` (with ``mu``), ``hill`` (with ``k``, ``s``) or ``false``.
     Effect on the (unscaled) outcome: ``beta * saturation(adstock(spend / max(spend)))``.
+    The types and the parameters each needs come from :mod:`mediamix.model.registry`.
     """
 
     signal: SignalConfig = SignalConfig()
@@ -82,7 +115,7 @@ class ChannelConfig(StrictModel):
     beta: NonNegativeFloat
     decay: DecayChoice = False
     alpha: float | None = None
-    theta: float | None = None
+    theta: NonNegativeFloat | None = None
     l_max: int | None = Field(default=None, ge=1)
     saturation: SaturationChoice = True
     mu: PositiveFloat | None = None
@@ -101,47 +134,84 @@ class ChannelConfig(StrictModel):
             raise ValueError("alpha must be in [0, 1)")
         return v
 
-    @property
-    def decay_type(self) -> Literal["geometric", "delayed"] | None:
-        """``geometric``, ``delayed`` or ``None`` (no carry-over)."""
-        if self.decay is False:
-            return None
-        return "geometric" if self.decay is True else self.decay
+    def transform_type(self, kind: str) -> str:
+        """The registered type of the channel's ``kind`` transform; ``none`` when switched off."""
+        choice = getattr(self, _TYPE_KEYS[kind])
+        if choice is False:
+            return registry.NONE
+        return _TRUE_TYPES[kind] if choice is True else cast(str, choice)
+
+    def parameter_values(self, kind: str) -> dict[str, float]:
+        """The ``kind`` transform's parameter values, by model name (``lam``, not ``mu``).
+
+        Validation guarantees that each parameter the transform declares is set.
+        """
+        names = registry.transform_class(kind, self.transform_type(kind)).parameter_names()
+        return {p: cast(float, getattr(self, config_key(kind, p))) for p in names}
 
     @property
-    def saturation_type(self) -> Literal["logistic", "hill"] | None:
-        """``logistic``, ``hill`` or ``None`` (linear response)."""
-        if self.saturation is False:
-            return None
-        return "logistic" if self.saturation is True else self.saturation
+    def decay_type(self) -> str | None:
+        """The adstock type (``geometric``, ``delayed``...) or ``None`` (no carry-over)."""
+        type_ = self.transform_type("adstock")
+        return None if type_ == registry.NONE else type_
+
+    @property
+    def saturation_type(self) -> str | None:
+        """The saturation type (``logistic``, ``hill``...) or ``None`` (linear response)."""
+        type_ = self.transform_type("saturation")
+        return None if type_ == registry.NONE else type_
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.decay_type is not None and self.alpha is None:
-            raise ValueError(f"decay: {self.decay} needs alpha in [0, 1)")
-        if self.decay_type == "delayed" and (self.theta is None or self.theta < 0):
-            raise ValueError("decay: delayed needs theta >= 0 (the lag of the peak effect)")
-        if (
-            self.decay_type == "delayed"
-            and self.alpha == 0
-            and self.theta is not None
-            and not float(self.theta).is_integer()
-        ):
-            raise ValueError(
-                "decay: delayed with alpha 0 needs a whole-number theta "
-                f"(got theta {self.theta:g}); use alpha in (0, 1) for a fractional peak lag"
-            )
-        if self.decay_type != "delayed" and self.theta is not None:
-            raise ValueError("theta is only used with decay: delayed")
-        if self.saturation_type == "logistic" and self.mu is None:
-            raise ValueError("saturation: logistic needs mu > 0")
-        if self.saturation_type == "hill" and (self.k is None or self.s is None):
-            raise ValueError("saturation: hill needs k > 0 and s > 0")
-        if self.saturation_type != "hill" and (self.k is not None or self.s is not None):
-            raise ValueError("k and s are only used with saturation: hill")
-        if self.saturation_type != "logistic" and self.mu is not None:
-            raise ValueError("mu is only used with saturation: logistic (or true)")
+        for kind in registry.KINDS:
+            self._check_transform(kind)
         return self
+
+    def _check_transform(self, kind: str) -> None:
+        """The ``kind`` transform's parameters are all set, usable together, and no others are."""
+        key, type_ = _TYPE_KEYS[kind], self.transform_type(kind)
+        cls = registry.transform_class(kind, type_)
+        own = [config_key(kind, p) for p in cls.parameter_names()]
+        users: dict[str, list[str]] = {}  # parameter key -> the types that use it
+        for other in registry.types(kind):
+            for p in registry.transform_class(kind, other).parameter_names():
+                users.setdefault(config_key(kind, p), []).append(other)
+        # parameters shared with other types first ("decay: delayed needs alpha ..."), then
+        # the type's own, each group named whole ("saturation: hill needs k > 0 and s > 0")
+        shared = [n for n in own if len(users[n]) > 1]
+        for group in (shared, [n for n in own if n not in shared]):
+            if any(getattr(self, n) is None for n in group):
+                needs = " and ".join(f"{n} {_ACCEPTS[n]}" for n in group)
+                raise ValueError(f"{key}: {type_} needs {needs}")
+        try:
+            cls.check(self.parameter_values(kind))
+        except ValueError as err:
+            raise ValueError(f"{key}: {type_}: {err}") from None
+        stray = [n for n in users if n not in own and getattr(self, n) is not None]
+        if stray:
+            types_ = users[stray[0]]
+            names = [n for n in stray if users[n] == types_]
+            verb = "is" if len(names) == 1 else "are"
+            also = " (or true)" if _TRUE_TYPES[kind] in types_ else ""
+            raise ValueError(
+                f"{' and '.join(names)} {verb} only used with {key}: {' or '.join(types_)}{also}"
+            )
+
+
+def _require_parameter_keys() -> None:
+    """Each registered transform parameter needs a channel key and an entry in ``_ACCEPTS``."""
+    for kind in registry.KINDS:
+        for p in registry.parameters(kind):
+            key = config_key(kind, p)
+            if key not in ChannelConfig.model_fields or key not in _ACCEPTS:
+                raise TypeError(
+                    f"ChannelConfig has no key for the registered {kind} parameter {p!r}: add a "
+                    f"field {key!r} and what it accepts to _ACCEPTS (or map the name in "
+                    "_CONFIG_KEYS)"
+                )
+
+
+_require_parameter_keys()
 
 
 class OutcomeConfig(StrictModel):

@@ -7,6 +7,9 @@ override any part of either.
 
 Priors are written ``{dist: Beta, alpha: 1, beta: 3}`` with ``dist`` one of a fixed list of
 distribution names (not Python classes) and each distribution's own parameter names.
+
+The adstock and saturation ``type`` values, the support each transform parameter's prior needs
+and its default prior come from :mod:`mediamix.model.registry`.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mediamix.config.base import StrictModel, load_yaml, parse_config
+from mediamix.model import registry
 
 __all__ = [
     "AdstockConfig",
@@ -102,35 +106,78 @@ def _prior(dist: str, **params: float) -> PriorConfig:
     return PriorConfig(dist=dist, **params)
 
 
+def _default(kind: str, name: str) -> PriorConfig:
+    """The registry's default prior for parameter ``name`` of ``kind`` transforms."""
+    return PriorConfig.model_validate(dict(registry.parameters(kind)[name].prior))
+
+
+def _check_type(kind: str, value: str) -> str:
+    allowed = registry.types(kind)
+    if value not in allowed:
+        listed = ", ".join(repr(t) for t in allowed[:-1])
+        listed = f"{listed} or {allowed[-1]!r}" if listed else repr(allowed[-1])
+        raise ValueError(f"{kind} type must be one of {listed}")
+    return value
+
+
+def _check_priors(section: StrictModel, kind: str) -> None:
+    """Every parameter's prior must fit the parameter's support."""
+    for name, parameter in registry.parameters(kind).items():
+        prior: PriorConfig = getattr(section, name)
+        prior.require(parameter.support, f"{kind}.{name}")
+
+
 class AdstockConfig(StrictModel):
     """Carry-over: ``geometric`` (``alpha``), ``delayed`` (``alpha``, ``theta``) or ``none``."""
 
-    type: Literal["geometric", "delayed", "none"] = "geometric"
+    type: str = "geometric"
     l_max: int = Field(default=12, ge=1, le=104)
     normalize: bool = True
-    alpha: PriorConfig = _prior("Beta", alpha=1.0, beta=3.0)
-    theta: PriorConfig = _prior("Uniform", lower=0.0, upper=3.0)
+    alpha: PriorConfig = _default("adstock", "alpha")
+    theta: PriorConfig = _default("adstock", "theta")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return _check_type("adstock", value)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        self.alpha.require("unit", "adstock.alpha")
-        self.theta.require("positive", "adstock.theta")
+        _check_priors(self, "adstock")
         return self
 
 
 class SaturationConfig(StrictModel):
     """Diminishing returns: ``logistic`` (``lam``), ``hill`` (``k``, ``s``) or ``none``."""
 
-    type: Literal["logistic", "hill", "none"] = "logistic"
-    lam: PriorConfig = _prior("Gamma", alpha=3.0, beta=1.0)
-    k: PriorConfig = _prior("Gamma", alpha=2.0, beta=4.0)
-    s: PriorConfig = _prior("Gamma", alpha=3.0, beta=1.5)
+    type: str = "logistic"
+    lam: PriorConfig = _default("saturation", "lam")
+    k: PriorConfig = _default("saturation", "k")
+    s: PriorConfig = _default("saturation", "s")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return _check_type("saturation", value)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        for name in ("lam", "k", "s"):
-            getattr(self, name).require("positive", f"saturation.{name}")
+        _check_priors(self, "saturation")
         return self
+
+
+def _require_prior_fields() -> None:
+    """Each registered transform parameter needs a prior field in its config section."""
+    for kind, section in (("adstock", AdstockConfig), ("saturation", SaturationConfig)):
+        missing = [p for p in registry.parameters(kind) if p not in section.model_fields]
+        if missing:
+            raise TypeError(
+                f"{section.__name__} has no prior field for the registered {kind} parameters "
+                f"{missing}; add one `<name>: PriorConfig = _default({kind!r}, '<name>')` each"
+            )
+
+
+_require_prior_fields()
 
 
 class ChannelModelConfig(StrictModel):

@@ -17,7 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +31,8 @@ from mediamix.config.generator import (
     SignalConfig,
     load_generator_config,
 )
-from mediamix.model import transforms
+from mediamix.model import registry
+from mediamix.model.registry import Transform
 
 __all__ = ["Channel", "Generator", "GroundTruth", "SyntheticData"]
 
@@ -109,36 +110,35 @@ class Channel:
         """
         x = np.asarray(spend, dtype=np.float64)
         x = x / (spend_max if spend_max is not None else x.max())
-        c = self.config
-        # the config's validators guarantee each parameter its transform needs is set
-        p = cast(dict[str, float], c.model_dump())
-        if c.decay_type == "geometric":
-            x = transforms.geometric_adstock(x, p["alpha"], l_max=self.window)
-        elif c.decay_type == "delayed":
-            x = transforms.delayed_adstock(x, p["alpha"], p["theta"], l_max=self.window)
-        if c.saturation_type == "logistic":
-            x = transforms.logistic_saturation(x, p["mu"])
-        elif c.saturation_type == "hill":
-            x = transforms.hill_saturation(x, p["k"], p["s"])
-        return c.beta * x
+        for kind in registry.KINDS:
+            x = self.transform(kind).apply(x, self._values(kind))
+        return self.config.beta * x
+
+    def transform(self, kind: str) -> Transform:
+        """The channel's true transform of ``kind`` (``adstock`` or ``saturation``).
+
+        Returns
+        -------
+        Transform
+            The registered transform (type ``none`` where the config switches it off), adstock
+            with this channel's window.
+        """
+        return registry.build(kind, self.config.transform_type(kind), {"l_max": self.window})
+
+    def _values(self, kind: str) -> dict[str, float]:
+        """True values of the ``kind`` transform's parameters, under the model's names."""
+        return self.config.parameter_values(kind)
 
     def params(self) -> dict[str, Any]:
         """True parameters, named as the model names them."""
-        c = self.config
         out: dict[str, Any] = {
-            "adstock": c.decay_type or "none",
+            "adstock": self.transform("adstock").type,
             "l_max": self.window,
-            "saturation": c.saturation_type or "none",
-            "beta": c.beta,
+            "saturation": self.transform("saturation").type,
+            "beta": self.config.beta,
         }
-        if c.decay_type is not None:
-            out["adstock_alpha"] = c.alpha
-        if c.decay_type == "delayed":
-            out["adstock_theta"] = c.theta
-        if c.saturation_type == "logistic":
-            out["saturation_lam"] = c.mu
-        elif c.saturation_type == "hill":
-            out["saturation_k"], out["saturation_s"] = c.k, c.s
+        for kind in registry.KINDS:
+            out.update({f"{kind}_{p}": v for p, v in self._values(kind).items()})
         return out
 
 

@@ -7,30 +7,20 @@ allowed, so a bad table is rejected in milliseconds rather than after a minute o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS, example_rows
 from mediamix.errors import MediamixError
 
-__all__ = ["DATE_DTYPE", "DataValidationError", "infer_frequency", "validate_frame"]
+__all__ = ["DataValidationError", "infer_frequency", "validate_frame"]
 
-#: dtype of the ``date`` column in every validated frame
-DATE_DTYPE: Literal["datetime64[us]"] = "datetime64[us]"
-
-_FREQUENCIES = {1: "daily", 7: "weekly"}
+_FREQUENCIES = {days: name for name, days in PERIOD_DAYS.items()}
 
 
 class DataValidationError(MediamixError):
     """A modeling frame that the model cannot use as it is."""
-
-
-def _rows(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
-    idx = np.flatnonzero(np.asarray(mask))
-    shown = ", ".join(str(i) for i in idx[:limit])
-    more = f" (and {len(idx) - limit} more)" if len(idx) > limit else ""
-    return f"rows {shown}{more}"
 
 
 def _parse_dates(frame: pd.DataFrame) -> pd.Series:
@@ -45,7 +35,7 @@ def _parse_dates(frame: pd.DataFrame) -> pd.Series:
     if bad.any():
         example = raw[bad].iloc[0]
         raise DataValidationError(
-            f"column 'date': {_rows(bad)} cannot be parsed as dates (e.g. {example!r}); "
+            f"column 'date': {example_rows(bad)} cannot be parsed as dates (e.g. {example!r}); "
             "use ISO dates such as 2021-03-01"
         )
     return dates
@@ -81,7 +71,7 @@ def infer_frequency(dates: pd.Series) -> str:
         i = int(np.flatnonzero(off)[0]) + 1
         raise DataValidationError(
             f"column 'date': the {_FREQUENCIES[step]} grid has gaps or uneven steps at "
-            f"{_rows(np.r_[False, off])} (e.g. {dates.iloc[i - 1].date()} -> "
+            f"{example_rows(np.r_[False, off])} (e.g. {dates.iloc[i - 1].date()} -> "
             f"{dates.iloc[i].date()}); fill missing periods (zero spend is 0, not a gap)"
         )
     return _FREQUENCIES[step]
@@ -93,16 +83,85 @@ def _check_numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
     if unparseable.any():
         example = frame[column][unparseable].iloc[0]
         raise DataValidationError(
-            f"{role} column {column!r}: {_rows(unparseable)} are not numbers (e.g. {example!r})"
+            f"{role} column {column!r}: {example_rows(unparseable)} are not numbers "
+            f"(e.g. {example!r})"
         )
     arr = values.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         raise DataValidationError(
-            f"{role} column {column!r}: {_rows(bad)} are NaN or infinite; "
+            f"{role} column {column!r}: {example_rows(bad)} are NaN or infinite; "
             "every period needs a finite value"
         )
     return arr
+
+
+def _check_columns(frame: pd.DataFrame, expected: list[str]) -> None:
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"missing columns {missing}; the config expects {expected[1:]} besides 'date'"
+        )
+    extra = [c for c in frame.columns if c not in expected]
+    if extra:
+        raise DataValidationError(
+            f"unexpected columns {extra}: list them in the config as channels, controls or "
+            "index_variables, or drop them"
+        )
+
+
+def _check_grid(dates: pd.Series, min_rows: int) -> None:
+    """One row per period, in increasing order, enough of them, evenly spaced."""
+    dup = dates.duplicated(keep=False)
+    if dup.any():
+        raise DataValidationError(
+            f"column 'date': {example_rows(dup)} repeat a date ({dates[dup].iloc[0].date()}); "
+            "the modeling frame needs one row per period"
+        )
+    unsorted = (dates.diff().dt.days < 0).to_numpy()
+    if unsorted.any():
+        raise DataValidationError(
+            f"column 'date': dates are not in increasing order at {example_rows(unsorted)}; "
+            "sort the frame by date"
+        )
+    if len(dates) < max(min_rows, 3):
+        raise DataValidationError(
+            f"{len(dates)} rows is too few: this model needs at least {max(min_rows, 3)} "
+            "periods for its lags, seasonality and parameters"
+        )
+    infer_frequency(dates)
+
+
+def _check_spend(frame: pd.DataFrame, channel: str) -> np.ndarray:
+    spend = _check_numeric(frame, channel, "spend")
+    negative = spend < 0
+    if negative.any():
+        raise DataValidationError(
+            f"spend column {channel!r}: {example_rows(negative)} are negative "
+            f"(e.g. {spend[negative][0]}); spend must be >= 0"
+        )
+    if not spend.any():
+        raise DataValidationError(
+            f"spend column {channel!r} is zero in every period: its effect cannot be "
+            "estimated; drop the channel from the config"
+        )
+    return spend
+
+
+def _check_index(frame: pd.DataFrame, column: str) -> np.ndarray:
+    missing = frame[column].isna()
+    if missing.any():
+        raise DataValidationError(f"index column {column!r}: {example_rows(missing)} are missing")
+    return frame[column].astype(str).to_numpy()
+
+
+def _check_outcome(frame: pd.DataFrame, outcome: str) -> np.ndarray:
+    y = _check_numeric(frame, outcome, "outcome")
+    if np.ptp(y) == 0:
+        raise DataValidationError(
+            f"outcome column {outcome!r} is constant ({y[0]}); there is nothing to explain"
+        )
+    return y
 
 
 def validate_frame(
@@ -140,61 +199,14 @@ def validate_frame(
     if not isinstance(frame, pd.DataFrame):
         raise DataValidationError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     dates = _parse_dates(frame)
-    expected = ["date", *channels, *controls, *index_variables, outcome]
-    missing = [c for c in expected if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"missing columns {missing}; the config expects {expected[1:]} besides 'date'"
-        )
-    extra = [c for c in frame.columns if c not in expected]
-    if extra:
-        raise DataValidationError(
-            f"unexpected columns {extra}: list them in the config as channels, controls or "
-            "index_variables, or drop them"
-        )
-    dup = dates.duplicated(keep=False)
-    if dup.any():
-        raise DataValidationError(
-            f"column 'date': {_rows(dup)} repeat a date ({dates[dup].iloc[0].date()}); "
-            "the modeling frame needs one row per period"
-        )
-    unsorted = (dates.diff().dt.days < 0).to_numpy()
-    if unsorted.any():
-        raise DataValidationError(
-            f"column 'date': dates are not in increasing order at {_rows(unsorted)}; "
-            "sort the frame by date"
-        )
-    if len(frame) < max(min_rows, 3):
-        raise DataValidationError(
-            f"{len(frame)} rows is too few: this model needs at least {max(min_rows, 3)} "
-            "periods for its lags, seasonality and parameters"
-        )
-    infer_frequency(dates)
+    _check_columns(frame, ["date", *channels, *controls, *index_variables, outcome])
+    _check_grid(dates, min_rows)
     out = pd.DataFrame({"date": dates.astype(DATE_DTYPE).to_numpy()})
     for c in channels:
-        spend = _check_numeric(frame, c, "spend")
-        negative = spend < 0
-        if negative.any():
-            raise DataValidationError(
-                f"spend column {c!r}: {_rows(negative)} are negative (e.g. {spend[negative][0]}); "
-                "spend must be >= 0"
-            )
-        if not spend.any():
-            raise DataValidationError(
-                f"spend column {c!r} is zero in every period: its effect cannot be estimated; "
-                "drop the channel from the config"
-            )
-        out[c] = spend
+        out[c] = _check_spend(frame, c)
     for c in controls:
         out[c] = _check_numeric(frame, c, "control")
     for c in index_variables:
-        if frame[c].isna().any():
-            raise DataValidationError(f"index column {c!r}: {_rows(frame[c].isna())} are missing")
-        out[c] = frame[c].astype(str).to_numpy()
-    y = _check_numeric(frame, outcome, "outcome")
-    if np.ptp(y) == 0:
-        raise DataValidationError(
-            f"outcome column {outcome!r} is constant ({y[0]}); there is nothing to explain"
-        )
-    out[outcome] = y
+        out[c] = _check_index(frame, c)
+    out[outcome] = _check_outcome(frame, outcome)
     return out

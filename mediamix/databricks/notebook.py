@@ -14,7 +14,8 @@ in two places with the same code:
 Parameters are frozen dataclasses whose field names are the widget names; an empty value means
 "not set" for optional fields (``draws`` empty: the model config's value). :data:`NOTEBOOKS`
 maps each notebook to its parameters, which is how ``RUNME.py`` builds the job's parameters.
-This module imports only the standard library at import time, so a notebook can read its
+At import time this module loads only the standard library and
+:mod:`mediamix.lakehouse.names` (itself standard library only), so a notebook can read its
 parameters before anything heavy is loaded.
 """
 
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mediamix.errors import MediamixError
+from mediamix.lakehouse.names import DEFAULT_CATALOG, DEFAULT_SCHEMA, TableName
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,8 +83,8 @@ def _widget(label: str) -> dict[str, str]:
 class DataGenParams:
     """Parameters of ``01_MMM Data Gen``: where the tables go and what data to generate."""
 
-    catalog: str = field(default="main", metadata=_widget("Catalog of the tables"))
-    schema: str = field(default="mediamix", metadata=_widget("Schema of the tables"))
+    catalog: str = field(default=DEFAULT_CATALOG, metadata=_widget("Catalog of the tables"))
+    schema: str = field(default=DEFAULT_SCHEMA, metadata=_widget("Schema of the tables"))
     generator_config: str = field(
         default="config/generator/basic_config.yaml",
         metadata=_widget("Generator config (path from the repo root)"),
@@ -96,8 +98,8 @@ class DataGenParams:
 class ModelParams:
     """Parameters of ``02_MMM PyMC Example``: data, model, sampler, tracking and budget."""
 
-    catalog: str = field(default="main", metadata=_widget("Catalog of the tables"))
-    schema: str = field(default="mediamix", metadata=_widget("Schema of the tables"))
+    catalog: str = field(default=DEFAULT_CATALOG, metadata=_widget("Catalog of the tables"))
+    schema: str = field(default=DEFAULT_SCHEMA, metadata=_widget("Schema of the tables"))
     gold_table: str = field(default="mmm_gold", metadata=_widget("Gold table to model"))
     model_config: str = field(
         default="config/model/basic_config.yaml",
@@ -129,26 +131,23 @@ class ModelParams:
     @property
     def gold_table_name(self) -> str:
         """The gold table's full name: ``catalog.schema.table`` (missing parts from widgets)."""
-        parts = self.gold_table.split(".")
-        if len(parts) >= 3:
-            return self.gold_table
-        return ".".join([self.catalog, self.schema][: 3 - len(parts)] + parts)
+        return str(TableName.parse(self.gold_table, catalog=self.catalog, schema=self.schema))
 
     @property
     def registered_model_name(self) -> str | None:
-        """The name to register under: ``catalog.schema.name`` on Databricks, else as given.
+        """The name to register under, or ``None`` (no registration) when the widget is empty.
 
-        Empty means no registration.
+        :func:`mediamix.mlops.target.registered_model_name` with the parts the widget leaves
+        out taken from the ``catalog`` and ``schema`` widgets: ``catalog.schema.name`` in
+        Unity Catalog, the name as given elsewhere.
         """
-        name = self.registered_model.strip()
-        if not name:
+        if not self.registered_model.strip():
             return None
-        if "." in name or not (
-            os.environ.get("DATABRICKS_RUNTIME_VERSION")
-            or os.environ.get("MLFLOW_TRACKING_URI", "").startswith("databricks")
-        ):
-            return name
-        return f"{self.catalog}.{self.schema}.{name}"
+        from mediamix.mlops.target import registered_model_name
+
+        return registered_model_name(
+            self.registered_model, catalog=self.catalog, schema=self.schema
+        )
 
     @property
     def bounds_list(self) -> list[str]:
@@ -459,38 +458,36 @@ def mlflow_ui_command(run: TrackedRun, port: int = 5000) -> str:
 
 
 def log_allocation(run: TrackedRun, allocation: Allocation) -> None:
-    """Add a budget allocation to a finished tracked run.
+    """Add a budget allocation to the tracked run of its fit, while that run is still open.
 
     Logs ``optimizer/allocation.json``, the budget figure, and the metrics
-    ``optimizer/lift_mean``, ``optimizer/lift_hdi_low``, ``optimizer/lift_hdi_high`` and
-    ``optimizer/p_lift_positive``.
+    ``optimizer/budget``, ``optimizer/lift_mean``, ``optimizer/lift_hdi_low``,
+    ``optimizer/lift_hdi_high`` and ``optimizer/p_lift_positive``.
 
     Parameters
     ----------
     run : TrackedRun
-        The run of the fit the allocation came from.
+        The run of the fit the allocation came from, kept open
+        (``fit_tracked(..., keep_open=True)``); end it afterwards with ``run.end()``.
     allocation : Allocation
         From :func:`mediamix.analysis.optimize.optimize_budget`.
-    """
-    import matplotlib.pyplot as plt
-    import mlflow
 
+    Raises
+    ------
+    TrackingError
+        If the run has ended already: a finished run is not reopened.
+    """
     from mediamix.analysis.plots import plot_budget
 
     lift = allocation.lift
-    with mlflow.start_run(run_id=run.run_id, nested=mlflow.active_run() is not None):
-        mlflow.log_dict(allocation.to_dict(), "optimizer/allocation.json")
-        mlflow.log_metrics(
-            {
-                "optimizer/budget": allocation.budget,
-                "optimizer/lift_mean": lift.mean,
-                "optimizer/lift_hdi_low": lift.hdi_low,
-                "optimizer/lift_hdi_high": lift.hdi_high,
-                "optimizer/p_lift_positive": allocation.p_lift_positive,
-            }
-        )
-        fig = plot_budget(allocation)
-        try:
-            mlflow.log_figure(fig, "figures/budget.png")
-        finally:
-            plt.close(fig)
+    run.log_extras(
+        metrics={
+            "optimizer/budget": allocation.budget,
+            "optimizer/lift_mean": lift.mean,
+            "optimizer/lift_hdi_low": lift.hdi_low,
+            "optimizer/lift_hdi_high": lift.hdi_high,
+            "optimizer/p_lift_positive": allocation.p_lift_positive,
+        },
+        artifacts={"optimizer/allocation.json": allocation.to_dict()},
+        figures={"figures/budget.png": plot_budget(allocation)},
+    )

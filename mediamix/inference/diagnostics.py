@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import arviz_stats as azs
 import numpy as np
+import pandas as pd
+import xarray as xr
 
-if TYPE_CHECKING:
-    from mediamix.inference.fit import FitResult
+from mediamix.config.model import ModelConfig
 
-__all__ = ["THRESHOLDS", "ConvergenceWarning", "Diagnostics", "compute_diagnostics"]
+__all__ = ["THRESHOLDS", "ConvergenceWarning", "Diagnostics", "SampledFit", "compute_diagnostics"]
 
 #: A fit is ``converged`` when all of these hold.
 THRESHOLDS = {"r_hat_max": 1.01, "ess_bulk_min": 400.0, "divergences": 0, "bfmi_min": 0.3}
@@ -20,6 +21,23 @@ THRESHOLDS = {"r_hat_max": 1.01, "ess_bulk_min": 400.0, "divergences": 0, "bfmi_
 
 class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics miss the convergence thresholds."""
+
+
+class SampledFit(Protocol):
+    """What the diagnostics read from a fit; :class:`~mediamix.inference.fit.FitResult` is one.
+
+    A protocol rather than the class itself, so that this module does not import the module
+    that calls it.
+    """
+
+    idata: Any
+    frame: pd.DataFrame
+    config: ModelConfig
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior group."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -44,25 +62,90 @@ class Diagnostics:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def _free_vars(result: FitResult) -> list[str]:
+def _free_vars(result: SampledFit) -> list[str]:
     post = result.posterior
     derived = {"channel_contribution", "baseline", "seasonality", "control_contribution"}
     return [str(v) for v in post.data_vars if v not in derived]
 
 
-def _predicted_mean(result: FitResult) -> np.ndarray:
+def _predicted_mean(result: SampledFit) -> np.ndarray:
     post = result.posterior
     mu = post["baseline"] + post["channel_contribution"].sum("channel")
     return np.asarray(mu.mean(("chain", "draw")).values)
 
 
-def compute_diagnostics(result: FitResult) -> Diagnostics:
+def _sampler_stats(result: SampledFit) -> dict[str, Any]:
+    """R-hat, ESS, divergences and BFMI; NaN (0 divergences) where there is no MCMC to judge."""
+    post = result.posterior[_free_vars(result)]
+    if result.config.sampler.sampler == "advi" or post.sizes["chain"] < 2:
+        nan = float("nan")
+        return {
+            "r_hat_max": nan,
+            "ess_bulk_min": nan,
+            "ess_tail_min": nan,
+            "divergences": 0,
+            "bfmi_min": nan,
+            "is_mcmc": False,
+        }
+    stats = result.idata["sample_stats"].to_dataset()
+    return {
+        "r_hat_max": float(azs.rhat(post).to_array().max()),
+        "ess_bulk_min": float(azs.ess(post, method="bulk").to_array().min()),
+        "ess_tail_min": float(azs.ess(post, method="tail").to_array().min()),
+        "divergences": int(stats["diverging"].sum()) if "diverging" in stats else 0,
+        "bfmi_min": (
+            float(azs.bfmi(stats[["energy"]])["energy"].min()) if "energy" in stats else np.nan
+        ),
+        "is_mcmc": True,
+    }
+
+
+def _fit_quality(result: SampledFit) -> dict[str, Any]:
+    """R², MAPE over periods with a nonzero outcome, and LOO where the log-likelihood exists."""
+    y = result.frame[result.config.outcome.name].to_numpy()
+    y_hat = _predicted_mean(result)
+    nonzero = y != 0
+    out: dict[str, Any] = {
+        "r2": 1.0 - float(np.sum((y - y_hat) ** 2) / np.sum((y - y.mean()) ** 2)),
+        "mape": float(np.mean(np.abs((y - y_hat)[nonzero] / y[nonzero])) * 100),
+        "elpd_loo": np.nan,
+        "p_loo": np.nan,
+        "pareto_k_high": 0,
+    }
+    if "log_likelihood" in result.idata.children:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loo = azs.loo(result.idata, pointwise=True)
+        out["elpd_loo"], out["p_loo"] = float(loo.elpd), float(loo.p)
+        out["pareto_k_high"] = int((np.asarray(loo.pareto_k) > 0.7).sum())
+    return out
+
+
+def _problems(stats: dict[str, Any]) -> list[str]:
+    """The thresholds of :data:`THRESHOLDS` that ``stats`` misses, as sentences."""
+    if not stats["is_mcmc"]:
+        return ["approximate inference (ADVI): no MCMC convergence guarantee"]
+    problems = []
+    if not stats["r_hat_max"] <= THRESHOLDS["r_hat_max"]:
+        problems.append(f"max R-hat {stats['r_hat_max']:.3f} > {THRESHOLDS['r_hat_max']}")
+    if not stats["ess_bulk_min"] >= THRESHOLDS["ess_bulk_min"]:
+        problems.append(
+            f"min bulk ESS {stats['ess_bulk_min']:.0f} < {THRESHOLDS['ess_bulk_min']:.0f}"
+        )
+    if stats["divergences"] > THRESHOLDS["divergences"]:
+        problems.append(f"{stats['divergences']} divergent transitions")
+    if stats["bfmi_min"] < THRESHOLDS["bfmi_min"]:
+        problems.append(f"min BFMI {stats['bfmi_min']:.2f} < {THRESHOLDS['bfmi_min']}")
+    return problems
+
+
+def compute_diagnostics(result: SampledFit) -> Diagnostics:
     """Diagnostics of a fit: R-hat, ESS, divergences, BFMI, R², MAPE, LOO and a verdict.
 
     Parameters
     ----------
-    result : FitResult
-        The fit.
+    result : SampledFit
+        The fit (a :class:`~mediamix.inference.fit.FitResult`).
 
     Returns
     -------
@@ -70,52 +153,7 @@ def compute_diagnostics(result: FitResult) -> Diagnostics:
         ``converged`` is True when every threshold in :data:`THRESHOLDS` holds; ``problems``
         lists the ones that do not. ADVI fits are approximate and never ``converged``.
     """
-    post = result.posterior[_free_vars(result)]
-    is_mcmc = result.config.sampler.sampler != "advi" and post.sizes["chain"] > 1
-    if is_mcmc:
-        r_hat = float(azs.rhat(post).to_array().max())
-        ess_bulk = float(azs.ess(post, method="bulk").to_array().min())
-        ess_tail = float(azs.ess(post, method="tail").to_array().min())
-        stats = result.idata["sample_stats"].to_dataset()
-        divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
-        bfmi = float(azs.bfmi(stats[["energy"]])["energy"].min()) if "energy" in stats else np.nan
-    else:
-        r_hat, ess_bulk, ess_tail, divergences, bfmi = np.nan, np.nan, np.nan, 0, np.nan
-    y = result.frame[result.config.outcome.name].to_numpy()
-    y_hat = _predicted_mean(result)
-    r2 = 1.0 - float(np.sum((y - y_hat) ** 2) / np.sum((y - y.mean()) ** 2))
-    nonzero = y != 0
-    mape = float(np.mean(np.abs((y - y_hat)[nonzero] / y[nonzero])) * 100)
-    elpd, p_loo, k_high = np.nan, np.nan, 0
-    if "log_likelihood" in result.idata.children:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            loo = azs.loo(result.idata, pointwise=True)
-        elpd, p_loo = float(loo.elpd), float(loo.p)
-        k_high = int((np.asarray(loo.pareto_k) > 0.7).sum())
-    problems = []
-    if not is_mcmc:
-        problems.append("approximate inference (ADVI): no MCMC convergence guarantee")
-    else:
-        if not r_hat <= THRESHOLDS["r_hat_max"]:
-            problems.append(f"max R-hat {r_hat:.3f} > {THRESHOLDS['r_hat_max']}")
-        if not ess_bulk >= THRESHOLDS["ess_bulk_min"]:
-            problems.append(f"min bulk ESS {ess_bulk:.0f} < {THRESHOLDS['ess_bulk_min']:.0f}")
-        if divergences > THRESHOLDS["divergences"]:
-            problems.append(f"{divergences} divergent transitions")
-        if bfmi < THRESHOLDS["bfmi_min"]:
-            problems.append(f"min BFMI {bfmi:.2f} < {THRESHOLDS['bfmi_min']}")
-    return Diagnostics(
-        r_hat_max=r_hat,
-        ess_bulk_min=ess_bulk,
-        ess_tail_min=ess_tail,
-        divergences=divergences,
-        bfmi_min=bfmi,
-        r2=r2,
-        mape=mape,
-        elpd_loo=elpd,
-        p_loo=p_loo,
-        pareto_k_high=k_high,
-        converged=not problems,
-        problems=problems,
-    )
+    stats = _sampler_stats(result)
+    problems = _problems(stats)
+    del stats["is_mcmc"]
+    return Diagnostics(**stats, **_fit_quality(result), converged=not problems, problems=problems)

@@ -22,7 +22,7 @@ import pymc as pm
 import xarray as xr
 
 from mediamix.config.model import ModelConfig
-from mediamix.data.validation import DATE_DTYPE
+from mediamix.data.frames import DATE_DTYPE
 from mediamix.errors import MediamixError
 from mediamix.inference.diagnostics import (
     ConvergenceWarning,
@@ -175,6 +175,20 @@ def load_fit(path: str | Path) -> FitResult:
     return FitResult(tree, frame, config, scalers, timings)
 
 
+def _add_predictive(model: pm.Model, idata: Any, config: ModelConfig) -> None:
+    """Add the posterior predictive of ``y`` and the pointwise log-likelihood to ``idata``."""
+    with model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        pm.sample_posterior_predictive(
+            idata,
+            var_names=["y"],
+            extend_inferencedata=True,
+            random_seed=config.sampler.seed,
+            progressbar=False,
+        )
+        pm.compute_log_likelihood(idata, progressbar=False)
+
+
 def fit(frame: pd.DataFrame, config: ModelConfig, *, progress: bool = False) -> FitResult:
     """Validate, build, sample and post-process one media mix model.
 
@@ -206,16 +220,7 @@ def fit(frame: pd.DataFrame, config: ModelConfig, *, progress: bool = False) -> 
     log.info("sampling with %s", config.sampler.sampler)
     idata = sample_posterior(model, config.sampler, progress=progress)
     t2 = time.perf_counter()
-    with model, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        pm.sample_posterior_predictive(
-            idata,
-            var_names=["y"],
-            extend_inferencedata=True,
-            random_seed=config.sampler.seed,
-            progressbar=False,
-        )
-        pm.compute_log_likelihood(idata, progressbar=False)
+    _add_predictive(model, idata, config)
     t3 = time.perf_counter()
     result = FitResult(
         idata=idata,

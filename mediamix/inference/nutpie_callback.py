@@ -11,50 +11,42 @@ one float64 buffer (whose header holds offsets and shapes, so new data of any le
 new code) and calls PyTensor's compiled log-density. The source is keyed by PyTensor's own cache
 key of that function, so numba caches the callback next to PyTensor's compiled code: a model
 with the same structure, on any data, loads it in about a second.
+
+Every private nutpie and PyTensor piece this takes comes through
+:mod:`mediamix.inference.nutpie_internals`, which raises
+:class:`~mediamix.inference.nutpie_internals.NutpieInternalsError` when the installed versions
+lack one; the sampler then falls back to nutpie's public API.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-import weakref
 from collections.abc import Callable, Sequence
-from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pymc as pm
 
+from mediamix.inference.nutpie_internals import (
+    NutpieFunctions,
+    c_callback_nutpie_model,
+    compile_source,
+    jitted_function,
+    make_nutpie_functions,
+    nogil_numba_mode,
+    pytensor_cache_key,
+    python_callback_nutpie_model,
+)
+
 __all__ = [
     "c_callback_model",
+    "callback_kind",
     "compiled_nutpie_model",
     "nogil_numba_mode",
     "pack_arrays",
     "python_callback_model",
 ]
-
-#: PyTensor's cache key of each compiled function, keyed by its numba dispatcher.
-_CACHE_KEYS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-
-
-@cache
-def nogil_numba_mode() -> Any:
-    """PyTensor's NUMBA mode; the final function releases the GIL and its cache key is kept."""
-    from pytensor.compile.mode import Mode, get_mode
-    from pytensor.link.numba.dispatch.basic import numba_njit
-    from pytensor.link.numba.linker import NumbaLinker
-
-    class NogilNumbaLinker(NumbaLinker):
-        def jit_compile(self, fn_and_cache: Any) -> Any:
-            fn, cache_key = fn_and_cache
-            jitted = numba_njit(
-                fn.py_func, final_function=True, cache=cache_key is not None, nogil=True
-            )
-            if cache_key is not None:
-                _CACHE_KEYS[jitted] = cache_key
-            return jitted
-
-    return Mode(linker=NogilNumbaLinker(), optimizer=get_mode("NUMBA").provided_optimizer)
 
 
 def _locked_initial_point_fn(model: pm.Model) -> Callable[..., Any]:
@@ -76,23 +68,10 @@ def _locked_initial_point_fn(model: pm.Model) -> Callable[..., Any]:
     return point_fn
 
 
-def _pytensor_functions(model: pm.Model, *, join_expanded: bool) -> tuple[Any, ...]:
-    """The PyTensor functions nutpie needs for ``model``, compiled with :func:`nogil_numba_mode`.
-
-    Returns ``(n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info,
-    reparameterized_names)``; ``expand_fn`` returns one joined vector when ``join_expanded``.
-    """
-    from nutpie.compile_pymc import _make_functions
-
-    return tuple(
-        _make_functions(
-            model,
-            mode=nogil_numba_mode(),
-            compute_grad=True,
-            join_expanded=join_expanded,
-            pymc_initial_point_fn=_locked_initial_point_fn(model),
-            var_names=None,
-        )
+def _pytensor_functions(model: pm.Model, *, join_expanded: bool) -> NutpieFunctions:
+    """The PyTensor functions nutpie needs for ``model``, compiled with :func:`nogil_numba_mode`."""
+    return make_nutpie_functions(
+        model, join_expanded=join_expanded, initial_point_fn=_locked_initial_point_fn(model)
     )
 
 
@@ -199,20 +178,19 @@ def _compile_callback(
     n_out: int,
 ) -> Any:
     import numba
-    from pytensor.link.numba.cache import compile_numba_function_src
 
-    jitted = fn_pt.vm.jit_fn
+    jitted = jitted_function(fn_pt)
     source = _callback_source(kind, ndims, used)
-    pt_key = _CACHE_KEYS.get(jitted)
+    pt_key = pytensor_cache_key(jitted)
     key = None
     if pt_key is not None:
         text = f"{source}\n{pt_key}\n{n_dim}\n{n_out}"
         key = "mediamix_" + kind + "_" + hashlib.sha256(text.encode()).hexdigest()
-    py_func = compile_numba_function_src(
+    py_func = compile_source(
         source,
         f"mm_{kind}",
         # numba rebuilds a cached function's environment by importing its module by name
-        global_env={
+        {
             "__name__": __name__,
             "np": np,
             "numba": numba,
@@ -220,7 +198,7 @@ def _compile_callback(
             "N_DIM": n_dim,
             "N_OUT": n_out,
         },
-        cache_key=key,
+        key,
     )
     return numba.cfunc(_signature(kind), cache=key is not None)(py_func)
 
@@ -242,11 +220,11 @@ def c_callback_model(model: pm.Model) -> Any:
     ------
     TypeError
         If a data variable is not float64 (the buffer holds only float64).
+    NutpieInternalsError
+        If the installed nutpie or PyTensor lacks an internal this path needs.
     """
-    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords
-
     functions = _pytensor_functions(model, join_expanded=True)
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point, shape_info, renamed = functions
+    logp_pt, expand_pt = functions.logp_fn, functions.expand_fn
     shared: list[Any] = []
     for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
         if var not in shared:
@@ -259,24 +237,15 @@ def c_callback_model(model: pm.Model) -> Any:
     callbacks: dict[str, Any] = {}
     for kind, fn_pt in (("logp", logp_pt), ("expand", expand_pt)):
         used = [shared.index(v) for v in fn_pt.get_shared()]
-        callbacks[kind] = _compile_callback(kind, fn_pt, ndims, used, n_dim, n_expanded)
-    dims, coords = _prepare_dims_and_coords(model, shape_info, renamed)
-    return CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=callbacks["logp"],
-        compiled_expand_func=callbacks["expand"],
-        initial_point_func=initial_point,
-        shared_data={},
-        shared_var_keys={},
+        callbacks[kind] = _compile_callback(
+            kind, fn_pt, ndims, used, functions.n_dim, functions.n_expanded
+        )
+    return c_callback_nutpie_model(
+        model,
+        functions,
+        logp_callback=callbacks["logp"],
+        expand_callback=callbacks["expand"],
         user_data=pack_arrays(values),
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        logp_func=logp_pt,
-        expand_func=expand_pt,
-        reparameterized_names=renamed,
     )
 
 
@@ -284,17 +253,18 @@ def python_callback_model(model: pm.Model) -> Any:
     """A nutpie model that calls PyTensor's numba-compiled log-density through Python.
 
     The fallback for models whose data the C callback cannot carry (integer index codes).
-    """
-    from nutpie.compile_pymc import _prepare_dims_and_coords
-    from nutpie.compiled_pyfunc import from_pyfunc
 
-    n_dim, _, logp_pt, expand_pt, initial_point, shape_info, renamed = _pytensor_functions(
-        model, join_expanded=False
-    )
-    logp_jit, expand_jit = logp_pt.vm.jit_fn, expand_pt.vm.jit_fn
+    Raises
+    ------
+    NutpieInternalsError
+        If the installed nutpie or PyTensor lacks an internal this path needs.
+    """
+    functions = _pytensor_functions(model, join_expanded=False)
+    logp_pt, expand_pt = functions.logp_fn, functions.expand_fn
+    logp_jit, expand_jit = jitted_function(logp_pt), jitted_function(expand_pt)
     logp_data = tuple(np.asarray(v.get_value()) for v in logp_pt.get_shared())
     expand_data = tuple(np.asarray(v.get_value()) for v in expand_pt.get_shared())
-    names, _, shapes = shape_info
+    names, _, shapes = functions.shape_info
 
     def make_logp() -> Callable[..., tuple[float, np.ndarray]]:
         def logp(x: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
@@ -313,19 +283,28 @@ def python_callback_model(model: pm.Model) -> Any:
 
         return expand
 
-    dims, coords = _prepare_dims_and_coords(model, shape_info, renamed)
-    return from_pyfunc(
-        ndim=n_dim,
-        make_logp_fn=make_logp,
-        make_expand_fn=make_expand,
-        make_initial_point_fn=initial_point,
-        expanded_dtypes=[np.dtype("float64")] * len(names),
-        expanded_shapes=shapes,
-        expanded_names=names,
-        dims=dims,
-        coords=coords,
-        reparameterized_names=renamed,
+    return python_callback_nutpie_model(
+        model, functions, make_logp=make_logp, make_expand=make_expand
     )
+
+
+def callback_kind(model: pm.Model) -> Literal["c_callback", "python_callback"]:
+    """Which callback :func:`compiled_nutpie_model` builds for ``model``.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The built model.
+
+    Returns
+    -------
+    str
+        ``"c_callback"`` when all its data is float64, else ``"python_callback"``.
+    """
+    # decided before building anything: c_callback_model would build the functions, then refuse
+    if all(np.asarray(v.get_value()).dtype == np.float64 for v in model.data_vars):
+        return "c_callback"
+    return "python_callback"
 
 
 def compiled_nutpie_model(model: pm.Model) -> Any:
@@ -340,9 +319,14 @@ def compiled_nutpie_model(model: pm.Model) -> Any:
     -------
     nutpie.sample.CompiledModel
         The C-callback model (:func:`c_callback_model`), or the Python-callback one
-        (:func:`python_callback_model`) when the model has non-float64 data.
+        (:func:`python_callback_model`) when the model has non-float64 data (see
+        :func:`callback_kind`).
+
+    Raises
+    ------
+    NutpieInternalsError
+        If the installed nutpie or PyTensor lacks an internal these paths need.
     """
-    # decided before building anything: c_callback_model would build the functions, then refuse
-    if all(np.asarray(v.get_value()).dtype == np.float64 for v in model.data_vars):
+    if callback_kind(model) == "c_callback":
         return c_callback_model(model)
     return python_callback_model(model)

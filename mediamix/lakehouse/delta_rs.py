@@ -14,58 +14,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from mediamix.lakehouse.tables import (
-    DATE_DTYPE,
-    HistoryEntry,
-    LakeError,
-    TableName,
-    WriteMode,
-    check_columns,
-    is_identifier,
-    normalize_dates,
-    schema_mismatch,
-)
+from mediamix.lakehouse.arrow import from_arrow, to_arrow
+from mediamix.lakehouse.backend import HistoryEntry, WriteMode, schema_mismatch
+from mediamix.lakehouse.names import LakeError, TableName, is_identifier
 
-__all__ = ["DeltaRsBackend", "from_arrow", "to_arrow"]
-
-
-def _arrow_column(s: pd.Series) -> pa.Array:
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        naive = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
-        return pa.array(naive, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
-    if pd.api.types.is_datetime64_dtype(s.dtype):
-        stamps = pa.array(s.to_numpy("datetime64[us]"), from_pandas=True)
-        return stamps.cast(pa.date32())
-    arr = pa.array(s, from_pandas=True)
-    if pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type):
-        arr = arr.cast(pa.string())
-    return arr
-
-
-def to_arrow(df: pd.DataFrame, table: TableName | str) -> pa.Table:
-    """Convert a frame to Arrow with Delta-friendly types (naive datetimes become ``date32``)."""
-    check_columns(df, table)
-    df = normalize_dates(df, table)
-    try:
-        arrays = [_arrow_column(df[c]) for c in df.columns]
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise LakeError(f"{table}: cannot convert the data to Arrow: {exc}") from None
-    return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
-
-
-def from_arrow(tbl: pa.Table) -> pd.DataFrame:
-    """Convert Arrow to pandas: ``date32`` to ``datetime64[us]``, timestamps to UTC."""
-    df = tbl.to_pandas(date_as_object=False)
-    for f in tbl.schema:
-        if pa.types.is_date(f.type):
-            df[f.name] = df[f.name].astype(DATE_DTYPE)
-        elif pa.types.is_timestamp(f.type):
-            col = df[f.name]
-            if isinstance(col.dtype, pd.DatetimeTZDtype):
-                df[f.name] = col.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-            else:
-                df[f.name] = col.dt.tz_localize("UTC").astype("datetime64[us, UTC]")
-    return df
+__all__ = ["DeltaRsBackend"]
 
 
 class DeltaRsBackend:

@@ -10,13 +10,14 @@
 
 Each step reads the previous layer's tables and overwrites its own; a write whose content equals
 the table's current version is skipped, so re-running on the same input is idempotent and
-creates no versions. A failing step writes nothing to the tables it would have replaced.
+creates no versions. A failing step writes nothing to the tables it would have replaced. The
+feeds are read by :mod:`mediamix.lakehouse.feeds`, silver's row rules are in
+:mod:`mediamix.lakehouse.quality` and gold's grid rules in :mod:`mediamix.lakehouse.gold`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +25,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from mediamix.data.frames import TIMESTAMP_DTYPE, Frequency
 from mediamix.errors import MediamixError
+from mediamix.lakehouse.backend import Backend, WriteResult, frame_fingerprint
+from mediamix.lakehouse.feeds import FEEDS, Feed, empty_feed, read_feed, synthetic_feeds
+from mediamix.lakehouse.gold import build_gold
+from mediamix.lakehouse.names import TableName
 from mediamix.lakehouse.quality import (
-    META_COLUMNS,
     DataQualityError,
-    Frequency,
     Issue,
-    build_gold,
     empty_rejects,
     normalize_name,
     summarize,
@@ -38,38 +41,22 @@ from mediamix.lakehouse.quality import (
     validate_outcome,
     validate_spend,
 )
-from mediamix.lakehouse.tables import (
-    Backend,
-    LakeError,
-    TableName,
-    WriteResult,
-    frame_fingerprint,
-    get_backend,
-    looks_like_table_name,
-    read_table,
-    write_table,
-)
+from mediamix.lakehouse.tables import get_backend, read_table, resolve_backend, write_table
 
 if TYPE_CHECKING:
     from mediamix.data.generator import SyntheticData
 
 __all__ = [
-    "FEEDS",
     "TABLES",
-    "DataQualityError",
-    "Feed",
     "IngestReport",
     "bronze_step",
     "gold_step",
     "ingest",
     "ingest_synthetic",
-    "read_feed",
     "silver_step",
-    "synthetic_feeds",
     "table_name",
 ]
 
-FEEDS = ("spend", "outcome", "controls")
 TABLES: dict[str, str] = {
     "bronze_spend": "mmm_bronze_spend",
     "bronze_outcome": "mmm_bronze_outcome",
@@ -80,7 +67,6 @@ TABLES: dict[str, str] = {
     "silver_controls": "mmm_silver_controls",
     "gold": "mmm_gold",
 }
-_REQUIRED = {"spend": ("date", "channel", "spend"), "outcome": ("date",), "controls": ("date",)}
 
 
 def table_name(key: str, catalog: str | None = None, schema: str | None = None) -> TableName:
@@ -88,15 +74,6 @@ def table_name(key: str, catalog: str | None = None, schema: str | None = None) 
     if key not in TABLES:
         raise MediamixError(f"unknown pipeline table {key!r}; known: {sorted(TABLES)}")
     return TableName.parse(TABLES[key], catalog=catalog, schema=schema)
-
-
-@dataclass(frozen=True)
-class Feed:
-    """One raw input: ``kind`` (spend, outcome, controls), rows as strings, and its source."""
-
-    kind: str
-    frame: pd.DataFrame
-    source: str
 
 
 @dataclass
@@ -128,135 +105,6 @@ class IngestReport:
         lines += [f"  - {issue.format()}" for issue in self.issues if issues]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- feeds
-
-
-def _as_text(s: pd.Series) -> pd.Series:
-    """Render a column as the strings a CSV would have held."""
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        text = s.dt.strftime("%Y-%m-%d").where(s.dt.normalize() == s, s.astype(str))
-    elif pd.api.types.is_float_dtype(s.dtype):
-        text = s.map(lambda v: repr(float(v)))  # repr round-trips every float exactly
-    else:
-        text = s.astype(object).map(str)
-    return text.where(s.notna(), "").astype("str")
-
-
-def _normalize_columns(frame: pd.DataFrame, kind: str, source: str) -> pd.DataFrame:
-    names = [normalize_name(c) for c in frame.columns]
-    bad = [str(c) for c, n in zip(frame.columns, names, strict=True) if not n or n in META_COLUMNS]
-    dupes = sorted({n for n in names if n and names.count(n) > 1})
-    missing = [c for c in _REQUIRED[kind] if c not in names]
-    columns = [n for n in names if n != "date"]
-    problems = []
-    if bad or dupes:
-        problems.append(f"unusable or repeated column names {bad + dupes}")
-    if missing:
-        problems.append(f"missing required columns {missing}")
-    if kind == "outcome" and len(columns) != 1:
-        problems.append(f"needs exactly one column besides 'date' (the outcome), got {columns}")
-    if problems:
-        reason = f"the {kind} feed " + "; ".join(problems)
-        header = ", ".join(str(c) for c in frame.columns)
-        raise DataQualityError(
-            "bronze",
-            [Issue("columns_missing", "header", reason, 1, (f"{source} header: {header}",))],
-        )
-    return frame.set_axis(names, axis=1)
-
-
-def _read_csv(path: Path, kind: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise LakeError(f"{kind} file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise LakeError(f"{kind} file {path} is not a readable CSV: {exc}") from None
-
-
-def read_feed(
-    kind: str,
-    source: str | Path | pd.DataFrame,
-    *,
-    backend: Backend | None = None,
-    label: str | None = None,
-) -> Feed:
-    """Read one raw feed: a CSV file, an existing table or a DataFrame.
-
-    Parameters
-    ----------
-    kind : {"spend", "outcome", "controls"}
-        ``spend``: long ``date, channel, spend``; ``outcome``: ``date, <outcome>``;
-        ``controls``: wide ``date, <control...>``.
-    source : str, Path or pandas.DataFrame
-        A CSV path, a table name (``catalog.schema.table``) or a frame.
-    backend : Backend, optional
-        For a table source.
-    label : str, optional
-        The ``source`` recorded in bronze; defaults to the resolved path or table name.
-
-    Returns
-    -------
-    Feed
-        Every value as a string, as received; column names normalized.
-
-    Raises
-    ------
-    DataQualityError
-        ``columns_missing`` if a required column is absent or a name is unusable.
-    """
-    if kind not in FEEDS:
-        raise MediamixError(f"feed kind must be one of {list(FEEDS)}, got {kind!r}")
-    if isinstance(source, pd.DataFrame):
-        frame, where = source, label or f"<{kind} frame>"
-    elif looks_like_table_name(source):
-        table = TableName.parse(str(source))
-        frame, where = read_table(table, backend=backend), label or str(table)
-    else:
-        path = Path(source)
-        frame, where = _read_csv(path, kind), label or str(path.resolve())
-    frame = frame.reset_index(drop=True)
-    text = pd.DataFrame({c: _as_text(frame[c]) for c in frame.columns}, index=frame.index)
-    return Feed(kind, _normalize_columns(text, kind, where), where)
-
-
-def _empty_feed(kind: str) -> Feed:
-    return Feed(kind, pd.DataFrame({"date": pd.Series(dtype="str")}), "")
-
-
-def synthetic_feeds(data: SyntheticData) -> dict[str, Feed]:
-    """Turn generator output into raw feeds: long per-channel spend, outcome and controls.
-
-    Parameters
-    ----------
-    data : SyntheticData
-        The generator's result.
-
-    Returns
-    -------
-    dict
-        ``{"spend": Feed, "outcome": Feed}`` and ``"controls"`` if the data has controls; values
-        rendered as text
-        (floats with ``repr``, so the gold table reproduces the generated numbers exactly).
-    """
-    frame, truth = data.data, data.truth
-    channels = list(truth.contributions.columns)
-    outcome = str(truth.meta.get("outcome", frame.columns[-1]))
-    controls = [c for c in frame.columns if c not in ("date", outcome, *channels)]
-    label = f"generator(seed={truth.seed})"
-    long = frame.melt(id_vars="date", value_vars=channels, var_name="channel", value_name="spend")
-    feeds = {
-        "spend": read_feed("spend", long, label=f"{label}/spend"),
-        "outcome": read_feed("outcome", frame[["date", outcome]], label=f"{label}/outcome"),
-    }
-    if controls:
-        feeds["controls"] = read_feed(
-            "controls", frame[["date", *controls]], label=f"{label}/controls"
-        )
-    return feeds
 
 
 # --------------------------------------------------------------------------- steps
@@ -297,11 +145,11 @@ def bronze_step(
     for kind in FEEDS:
         if kind not in feeds and kind != "controls":
             raise MediamixError(f"the {kind} feed is required")
-        feed = feeds.get(kind) or _empty_feed(kind)
+        feed = feeds.get(kind) or empty_feed(kind)
         rows = feed.frame.assign(
             source=feed.source,
             source_row=pd.Series(range(1, len(feed.frame) + 1), dtype="int64"),
-            ingested_at=pd.Series(stamp, index=feed.frame.index, dtype="datetime64[us, UTC]"),
+            ingested_at=pd.Series(stamp, index=feed.frame.index, dtype=TIMESTAMP_DTYPE),
         )
         fingerprint = frame_fingerprint(rows, exclude=("ingested_at",))
         name = table_name(f"bronze_{kind}", catalog, schema)
@@ -469,9 +317,7 @@ def ingest(
     DataQualityError
         Naming rule, column and example rows; ``exc.report`` holds what was written.
     """
-    if backend is not None and lakehouse is not None:
-        raise LakeError("give either a backend or a lakehouse directory, not both")
-    be = backend or get_backend(lakehouse)
+    be = resolve_backend(backend, lakehouse)
     given = {"spend": spend, "outcome": outcome, "controls": controls}
     feeds = {k: read_feed(k, v, backend=be) for k, v in given.items() if v is not None}
     return _run(feeds, channels, frequency, allow_rejects, catalog, schema, be)
@@ -533,9 +379,7 @@ def ingest_synthetic(
     IngestReport
         The gold table equals ``data.data`` (same columns, dates and values).
     """
-    if backend is not None and lakehouse is not None:
-        raise LakeError("give either a backend or a lakehouse directory, not both")
-    be = backend or get_backend(lakehouse)
+    be = resolve_backend(backend, lakehouse)
     feeds = synthetic_feeds(data)
     frequency: Frequency = "daily" if data.truth.meta.get("frequency") == "daily" else "weekly"
     channels = list(data.truth.contributions.columns)

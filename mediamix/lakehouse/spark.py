@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 from typing import Any
 
 import pandas as pd
 
-from mediamix.lakehouse.tables import (
-    DATE_DTYPE,
+from mediamix.data.frames import DATE_DTYPE, TIMESTAMP_DTYPE
+from mediamix.lakehouse.arrow import from_arrow, to_arrow
+from mediamix.lakehouse.backend import (
     HistoryEntry,
-    LakeError,
-    TableName,
     WriteMode,
     check_columns,
     normalize_dates,
     schema_mismatch,
 )
+from mediamix.lakehouse.names import LakeError, TableName
+from mediamix.runtime import on_databricks
 
 __all__ = ["SparkBackend", "active_delta_spark", "spark_has_delta"]
 
@@ -34,7 +34,7 @@ _DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 
 def spark_has_delta(spark: Any) -> bool:
     """Whether a SparkSession can read and write Delta (Databricks, or Delta's extension set)."""
-    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+    if on_databricks():
         return True
     extensions = str(spark.conf.get("spark.sql.extensions", "") or "")
     catalog = str(spark.conf.get("spark.sql.catalog.spark_catalog", "") or "")
@@ -48,15 +48,15 @@ def active_delta_spark() -> Any | None:
     Elsewhere it is the active session only if pyspark is already imported, a session is
     active and it has Delta; pyspark is never imported just to look.
     """
-    on_databricks = bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
-    if not on_databricks and "pyspark.sql" not in sys.modules:
+    databricks = on_databricks()
+    if not databricks and "pyspark.sql" not in sys.modules:
         return None
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         return None
     spark = SparkSession.getActiveSession()
-    if spark is None and on_databricks:
+    if spark is None and databricks:
         spark = SparkSession.builder.getOrCreate()
     if spark is None or not spark_has_delta(spark):
         return None
@@ -160,8 +160,6 @@ class SparkBackend:
 
     def _to_pandas(self, sdf: Any) -> pd.DataFrame:
         if hasattr(sdf, "toArrow"):  # Spark >= 4: Arrow across, no pandas conversion in Spark
-            from mediamix.lakehouse.delta_rs import from_arrow
-
             return from_arrow(sdf.toArrow())
         types = dict(sdf.dtypes)  # pragma: no cover - Spark 3.5
         df = sdf.toPandas()
@@ -173,15 +171,13 @@ class SparkBackend:
                 stamps = pd.to_datetime(df[col])
                 if not isinstance(stamps.dtype, pd.DatetimeTZDtype):
                     stamps = stamps.dt.tz_localize(tz)
-                df[col] = stamps.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+                df[col] = stamps.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE)
         return df
 
     def _to_spark(self, df: pd.DataFrame, table: TableName) -> Any:
         check_columns(df, table)
         df = normalize_dates(df, table)
         ddl = ", ".join(f"`{c}` {_spark_type(df[c])}" for c in df.columns)
-        from mediamix.lakehouse.delta_rs import to_arrow
-
         # Arrow across (Spark >= 4 takes an Arrow table): rows never pass through Python workers
         table_arrow = to_arrow(df, table)
         if int(str(self.spark.version).split(".")[0]) >= 4:

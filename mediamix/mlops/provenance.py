@@ -124,7 +124,7 @@ def describe_data_source(
 
 def data_params(result: FitResult) -> dict[str, str]:
     """Params describing the modeling frame: rows, date range, frequency and its SHA-256."""
-    from mediamix.lakehouse.tables import frame_fingerprint
+    from mediamix.lakehouse.backend import frame_fingerprint
 
     return {
         "data.rows": str(len(result.frame)),

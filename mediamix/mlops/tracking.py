@@ -12,18 +12,15 @@ and :func:`track_fit` (log an existing fit) are thin wrappers over the two. A ru
 - tags: ``mediamix.converged``, ``mediamix.version``, ``mediamix.git_commit`` (when the package
   lives in a git checkout), and a markdown note with the ROAS table;
 - artifacts: ``config/model_config.yaml``, ``summary.json``, ``fit/fit.nc`` and ``figures/*.png``;
-- the modeling frame as the run's input dataset, and the model (:mod:`mediamix.mlops.pyfunc_model`),
-  optionally registered.
+- the modeling frame as the run's input dataset, and the model
+  (:mod:`mediamix.mlops.pyfunc_model`), optionally registered;
+- anything added with :meth:`TrackedRun.log_extras` before the run ends (the notebook's budget
+  allocation).
 
 A fit that raises inside :func:`tracked_run` ends its run as ``FAILED`` with the error in the tag
-``mediamix.error`` and the traceback in ``error.txt``; no run is left ``RUNNING``.
-
-Where runs go: ``tracking_uri`` if given, else ``MLFLOW_TRACKING_URI``, else MLflow's default
-(``sqlite:///mlflow.db`` in the working directory; the workspace server on Databricks). The
-experiment: the argument, else the config's ``tracking.experiment``, else
-``MLFLOW_EXPERIMENT_NAME``, else ``mediamix`` (``/Shared/mediamix`` on Databricks, where
-experiment names are workspace paths). For a local SQLite store, a new experiment keeps its
-artifacts in ``mlruns/`` next to the database file.
+``mediamix.error`` and the traceback in ``error.txt``; no run is left ``RUNNING`` unless the
+caller asks to keep it open (``keep_open=True``) and ends it later with :meth:`TrackedRun.end`.
+Where runs go and what the model is called: :mod:`mediamix.mlops.target`.
 """
 
 from __future__ import annotations
@@ -31,14 +28,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import re
 import tempfile
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
@@ -46,167 +41,35 @@ import yaml
 
 from mediamix.analysis.summary import fit_summary
 from mediamix.config.model import ModelConfig
-from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult, fit
 from mediamix.mlops.provenance import (
     MAX_TAG_LENGTH,
     data_params,
-    describe_data_source,
     fit_metrics,
     fit_note,
     flatten_config,
     git_commit,
     package_version,
 )
+from mediamix.mlops.target import (
+    TrackingError,
+    TrackingTarget,
+    experiment_id,
+    registered_model_name,
+    resolve_target,
+)
+from mediamix.runtime import on_databricks
 
-__all__ = [
-    "DEFAULT_EXPERIMENT",
-    "TrackedRun",
-    "TrackingError",
-    "TrackingTarget",
-    "describe_data_source",
-    "fit_tracked",
-    "flatten_config",
-    "resolve_target",
-    "track_fit",
-    "tracked_run",
-]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["TrackedRun", "fit_tracked", "track_fit", "tracked_run"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXPERIMENT = "mediamix"
-
-
-class TrackingError(MediamixError):
-    """Bad tracking settings: an experiment or registered model name MLflow cannot use."""
-
-
-def on_databricks() -> bool:
-    """Whether this process runs inside a Databricks runtime."""
-    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
-
-
-# --------------------------------------------------------------------------- where runs go
-
-
-@dataclass(frozen=True)
-class TrackingTarget:
-    """Resolved tracking settings: store, registry and experiment."""
-
-    tracking_uri: str
-    registry_uri: str | None
-    experiment: str
-
-    @property
-    def is_local(self) -> bool:
-        """Whether runs go to a local SQLite store or directory (not a server)."""
-        uri = self.tracking_uri
-        if uri.startswith("databricks"):
-            return False
-        return uri.startswith(("sqlite:", "file:")) or "://" not in uri
-
-    @property
-    def ui_command(self) -> str:
-        """How to view the runs: the ``mlflow ui`` command, or the workspace to open."""
-        if self.is_local:
-            return f"mlflow ui --backend-store-uri {self.tracking_uri}"
-        if self.tracking_uri.startswith("databricks"):
-            return f"open the experiment {self.experiment} in the Databricks workspace"
-        return f"open {self.tracking_uri} in a browser"
-
-
-def _absolute_sqlite(uri: str) -> str:
-    """``sqlite:///mlflow.db`` -> ``sqlite:////abs/dir/mlflow.db`` (same file, any cwd)."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or uri.startswith(prefix + "/") or ":memory:" in uri:
-        return uri
-    return prefix + str(Path(uri[len(prefix) :]).resolve())
-
-
-def resolve_target(
-    config: ModelConfig | None = None,
-    *,
-    experiment: str | None = None,
-    tracking_uri: str | None = None,
-) -> TrackingTarget:
-    """Work out where a run goes (see the module docstring for the order of precedence).
-
-    Parameters
-    ----------
-    config : ModelConfig, optional
-        Its ``tracking.experiment`` is used when ``experiment`` is not given.
-    experiment : str, optional
-        Experiment name (a workspace path such as ``/Users/me/mmm`` on Databricks).
-    tracking_uri : str, optional
-        Tracking store; default ``MLFLOW_TRACKING_URI`` or MLflow's default.
-
-    Returns
-    -------
-    TrackingTarget
-        Local SQLite paths made absolute.
-    """
-    uri = tracking_uri or mlflow.get_tracking_uri()
-    uri = _absolute_sqlite(str(uri))
-    name = (
-        experiment
-        or (config.tracking.experiment if config is not None else None)
-        or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-        or DEFAULT_EXPERIMENT
-    )
-    registry = None
-    if uri.startswith("databricks"):
-        registry = "databricks-uc"
-        if not name.startswith("/"):
-            name = f"/Shared/{name}"
-    return TrackingTarget(tracking_uri=uri, registry_uri=registry, experiment=name)
-
-
-def _experiment_id(target: TrackingTarget) -> str:
-    exp = mlflow.get_experiment_by_name(target.experiment)
-    if exp is not None:
-        if exp.lifecycle_stage == "deleted":
-            raise TrackingError(
-                f"experiment {target.experiment!r} is deleted; restore it or pick another name"
-            )
-        return str(exp.experiment_id)
-    location = None
-    if target.tracking_uri.startswith("sqlite:///"):
-        db = Path(target.tracking_uri[len("sqlite:///") :])
-        slug = re.sub(r"[^\w.-]+", "_", target.experiment).strip("_") or "experiment"
-        location = (db.parent / "mlruns" / slug).as_uri()
-    try:
-        return str(mlflow.create_experiment(target.experiment, artifact_location=location))
-    except mlflow.exceptions.MlflowException as exc:
-        raise TrackingError(f"cannot create experiment {target.experiment!r}: {exc}") from exc
-
-
-def registered_name(name: str) -> str:
-    """A registered model name for this environment: ``catalog.schema.name`` on Databricks.
-
-    Parameters
-    ----------
-    name : str
-        ``name``, ``schema.name`` or ``catalog.schema.name``; on Databricks the missing parts
-        default to the lakehouse defaults (``main.mediamix``).
-
-    Returns
-    -------
-    str
-        The name to register under.
-    """
-    if not name or not name.strip():
-        raise TrackingError("the registered model name is empty")
-    if not on_databricks() and not mlflow.get_tracking_uri().startswith("databricks"):
-        return name
-    from mediamix.lakehouse.tables import DEFAULT_CATALOG, DEFAULT_SCHEMA
-
-    parts = name.split(".")
-    if len(parts) > 3:
-        raise TrackingError(f"{name!r}: a Unity Catalog model name is catalog.schema.name")
-    return ".".join([DEFAULT_CATALOG, DEFAULT_SCHEMA][: 3 - len(parts)] + parts)
-
-
-# --------------------------------------------------------------------------- the run
+# Runs that tracked_run left open on request (keep_open), by run id: a later tracked_run ends them
+# first, so re-running a notebook's fit cell starts a new top-level run instead of a child.
+_KEPT_OPEN: dict[str, TrackedRun] = {}
 
 
 @dataclass
@@ -228,7 +91,7 @@ class TrackedRun:
     registered_model : str or None
         ``models:/<name>/<version>`` when the model was registered.
     status : str
-        ``RUNNING`` inside the block, then ``FINISHED``, ``FAILED`` or ``KILLED``.
+        ``RUNNING`` until the run ends, then ``FINISHED``, ``FAILED`` or ``KILLED``.
     """
 
     run_id: str
@@ -261,12 +124,12 @@ class TrackedRun:
         result : FitResult
             The fit.
         register_as : str, optional
-            Register the model under this name; default the config's
+            Register the model under this name (see
+            :func:`~mediamix.mlops.target.registered_model_name`); default the config's
             ``tracking.registered_model`` (no registration when both are unset).
         figures : bool, default True
             Log the figures of :func:`mediamix.analysis.plots.figures_for_fit` as PNGs
-            (skipped, with a
-            log message, where that function is not available).
+            (skipped, with a log message, where that function is not available).
         fit_path : str or Path, optional
             The fit already saved with :meth:`FitResult.save` (saved to a temporary file when
             omitted).
@@ -280,24 +143,9 @@ class TrackedRun:
         dict
             The ``summary.json`` content, with ``"mlflow_run_id"``.
         """
-        from mediamix.analysis.predict import DEFAULT_DRAWS
-        from mediamix.mlops.pyfunc import log_model
-
         summary = dict(summary if summary is not None else fit_summary(result))
         summary["mlflow_run_id"] = self.run_id
-        diag = summary["diagnostics"]
-        mlflow.log_params(data_params(result))
-        mlflow.log_metrics(fit_metrics(result, summary))
-        tags = {
-            "mediamix.converged": str(bool(diag["converged"])).lower(),
-            "mediamix.sampler": str(diag["sampler"]),
-            "mlflow.note.content": fit_note(result, summary),
-        }
-        if diag["problems"]:
-            tags["mediamix.problems"] = "; ".join(diag["problems"])[:MAX_TAG_LENGTH]
-        mlflow.set_tags(tags)
-        mlflow.log_text(_config_yaml(result.config), "config/model_config.yaml")
-        mlflow.log_dict(_json_ready(summary), "summary.json")
+        _log_summary(result, summary)
         with tempfile.TemporaryDirectory(prefix="mediamix-run-") as tmp:
             if fit_path is None:
                 fit_path = result.save(Path(tmp) / "fit.nc")
@@ -305,18 +153,93 @@ class TrackedRun:
             _log_dataset(result, self.data_source)
             if figures:
                 _log_figures(result)
-            name = register_as or result.config.tracking.registered_model
-            info = log_model(
-                result,
-                registered_model_name=registered_name(name) if name else None,
-                draws=DEFAULT_DRAWS if draws is None else draws,
-                fit_path=fit_path,
-            )
+            self._log_model(result, register_as, fit_path, draws)
+        return summary
+
+    def _log_model(
+        self, result: FitResult, register_as: str | None, fit_path: str | Path, draws: int | None
+    ) -> None:
+        from mediamix.analysis.predict import DEFAULT_DRAWS
+        from mediamix.mlops.pyfunc import log_model
+
+        name = register_as or result.config.tracking.registered_model
+        full = registered_model_name(name) if name else None
+        info = log_model(
+            result,
+            registered_model_name=full,
+            draws=DEFAULT_DRAWS if draws is None else draws,
+            fit_path=fit_path,
+        )
         self.model_uri = str(info.model_uri)
         version = getattr(info, "registered_model_version", None)
-        if name and version is not None:
-            self.registered_model = f"models:/{registered_name(name)}/{version}"
-        return summary
+        if full and version is not None:
+            self.registered_model = f"models:/{full}/{version}"
+
+    def log_extras(
+        self,
+        *,
+        metrics: Mapping[str, float] | None = None,
+        artifacts: Mapping[str, Any] | None = None,
+        figures: Mapping[str, Figure] | None = None,
+    ) -> None:
+        """Add results to the run while it is open: metrics, JSON artifacts and figures.
+
+        Parameters
+        ----------
+        metrics : mapping, optional
+            ``{key: value}``.
+        artifacts : mapping, optional
+            ``{path: JSON-serialisable value}``, e.g. ``{"optimizer/allocation.json": {...}}``.
+        figures : mapping, optional
+            ``{path: matplotlib figure}``, e.g. ``{"figures/budget.png": fig}``.
+
+        Raises
+        ------
+        TrackingError
+            If the run has ended: a finished run is never reopened.
+        """
+        if self.status != "RUNNING":
+            raise TrackingError(
+                f"MLflow run {self.run_id} is {self.status}: log to a run before it ends "
+                "(fit_tracked(..., keep_open=True) or inside tracked_run, then run.end())"
+            )
+        client = mlflow.MlflowClient(tracking_uri=self.target.tracking_uri)
+        for key, value in (metrics or {}).items():
+            client.log_metric(self.run_id, key, float(value))
+        for path, value in (artifacts or {}).items():
+            client.log_dict(self.run_id, _json_ready(value), path)
+        for path, fig in (figures or {}).items():
+            client.log_figure(self.run_id, fig, path)
+
+    def end(self) -> None:
+        """End the run ``FINISHED``; nothing happens if it has ended already."""
+        if self.status != "RUNNING":
+            return
+        _KEPT_OPEN.pop(self.run_id, None)
+        self.status = "FINISHED"
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == self.run_id:
+            mlflow.end_run(status="FINISHED")
+        else:
+            client = mlflow.MlflowClient(tracking_uri=self.target.tracking_uri)
+            client.set_terminated(self.run_id, status="FINISHED")
+
+
+def _log_summary(result: FitResult, summary: dict[str, Any]) -> None:
+    """Params of the data, metrics, tags, the config and ``summary.json``."""
+    diag = summary["diagnostics"]
+    mlflow.log_params(data_params(result))
+    mlflow.log_metrics(fit_metrics(result, summary))
+    tags = {
+        "mediamix.converged": str(bool(diag["converged"])).lower(),
+        "mediamix.sampler": str(diag["sampler"]),
+        "mlflow.note.content": fit_note(result, summary),
+    }
+    if diag["problems"]:
+        tags["mediamix.problems"] = "; ".join(diag["problems"])[:MAX_TAG_LENGTH]
+    mlflow.set_tags(tags)
+    mlflow.log_text(_config_yaml(result.config), "config/model_config.yaml")
+    mlflow.log_dict(_json_ready(summary), "summary.json")
 
 
 def _config_yaml(config: ModelConfig) -> str:
@@ -393,6 +316,7 @@ def _log_figures(result: FitResult) -> None:
 
 def _end_failed(run: TrackedRun, exc: BaseException) -> None:
     """Record the error on the run and end it FAILED (KILLED for an interrupt)."""
+    _KEPT_OPEN.pop(run.run_id, None)
     run.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
     try:
         mlflow.set_tag("mediamix.error", f"{type(exc).__name__}: {exc}"[:MAX_TAG_LENGTH])
@@ -404,6 +328,37 @@ def _end_failed(run: TrackedRun, exc: BaseException) -> None:
         mlflow.end_run(status=run.status)
 
 
+def _start_run(
+    config: ModelConfig,
+    data_source: Mapping[str, str] | None,
+    experiment: str | None,
+    tracking_uri: str | None,
+    run_name: str | None,
+) -> TrackedRun:
+    """Start the run with its tags: nested in an active run, unless that one was kept open."""
+    target = resolve_target(config, experiment=experiment, tracking_uri=tracking_uri)
+    if tracking_uri is not None:
+        mlflow.set_tracking_uri(target.tracking_uri)
+    if target.registry_uri is not None:
+        mlflow.set_registry_uri(target.registry_uri)
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id in _KEPT_OPEN:
+        _KEPT_OPEN[active.info.run_id].end()
+    tags = {"mediamix.version": package_version()}
+    commit = git_commit()
+    if commit:
+        tags["mediamix.git_commit"] = commit
+    exp_id = experiment_id(target)
+    started = mlflow.start_run(
+        experiment_id=exp_id,
+        run_name=run_name,
+        nested=mlflow.active_run() is not None,
+        tags=tags,
+    )
+    source = {str(k): str(v) for k, v in (data_source or {}).items()}
+    return TrackedRun(started.info.run_id, exp_id, target, source)
+
+
 @contextlib.contextmanager
 def tracked_run(
     config: ModelConfig,
@@ -412,6 +367,7 @@ def tracked_run(
     experiment: str | None = None,
     tracking_uri: str | None = None,
     run_name: str | None = None,
+    keep_open: bool = False,
 ) -> Iterator[TrackedRun]:
     """Open an MLflow run for a fit; the run ends FAILED, with the error, if the block raises.
 
@@ -426,13 +382,18 @@ def tracked_run(
     config : ModelConfig
         The model config (logged as params).
     data_source : dict, optional
-        Where the data came from (:func:`describe_data_source`); logged under ``data.*``.
+        Where the data came from (:func:`mediamix.mlops.provenance.describe_data_source`);
+        logged under ``data.*``.
     experiment : str, optional
-        Experiment name; see :func:`resolve_target` for the default.
+        Experiment name; see :func:`~mediamix.mlops.target.resolve_target` for the default.
     tracking_uri : str, optional
-        Tracking store; see :func:`resolve_target` for the default.
+        Tracking store; see :func:`~mediamix.mlops.target.resolve_target` for the default.
     run_name : str, optional
         Display name of the run (MLflow generates one when omitted).
+    keep_open : bool, default False
+        Leave the run open (and active) after the block, for :meth:`TrackedRun.log_extras`,
+        until :meth:`TrackedRun.end`. A block that raises still ends it FAILED; the next
+        :func:`tracked_run` ends a run left open before starting its own.
 
     Yields
     ------
@@ -445,33 +406,18 @@ def tracked_run(
         If the experiment cannot be used. Whatever the block raises is re-raised after the
         run has been ended.
     """
-    target = resolve_target(config, experiment=experiment, tracking_uri=tracking_uri)
-    if tracking_uri is not None:
-        mlflow.set_tracking_uri(target.tracking_uri)
-    if target.registry_uri is not None:
-        mlflow.set_registry_uri(target.registry_uri)
-    experiment_id = _experiment_id(target)
-    tags = {"mediamix.version": package_version()}
-    commit = git_commit()
-    if commit:
-        tags["mediamix.git_commit"] = commit
-    active = mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=run_name,
-        nested=mlflow.active_run() is not None,
-        tags=tags,
-    )
-    source = {str(k): str(v) for k, v in (data_source or {}).items()}
-    run = TrackedRun(active.info.run_id, experiment_id, target, source)
+    run = _start_run(config, data_source, experiment, tracking_uri, run_name)
     try:
-        params = flatten_config(config) | {f"data.{k}": v for k, v in source.items()}
+        params = flatten_config(config) | {f"data.{k}": v for k, v in run.data_source.items()}
         mlflow.log_params(params)
         yield run
     except BaseException as exc:
         _end_failed(run, exc)
         raise
-    run.status = "FINISHED"
-    mlflow.end_run(status="FINISHED")
+    if keep_open:
+        _KEPT_OPEN[run.run_id] = run
+    else:
+        run.end()
 
 
 def track_fit(
@@ -513,16 +459,19 @@ def fit_tracked(
     figures: bool = True,
     run_name: str | None = None,
     progress: bool = False,
+    keep_open: bool = False,
 ) -> tuple[FitResult, TrackedRun]:
     """Fit the model inside an MLflow run and log the result: what notebooks call.
 
     A fit that raises (bad data, sampler failure) ends the run FAILED with the error recorded
-    and re-raises. Parameters are those of :func:`mediamix.inference.fit.fit` and :func:`track_fit`.
+    and re-raises. Parameters are those of :func:`mediamix.inference.fit.fit`,
+    :func:`track_fit` and :func:`tracked_run` (``keep_open``).
 
     Returns
     -------
     tuple of (FitResult, TrackedRun)
-        The fit and its finished run (``run.run_id``, ``run.model_uri``).
+        The fit and its run (``run.run_id``, ``run.model_uri``): finished, or still open with
+        ``keep_open`` until :meth:`TrackedRun.end`.
     """
     with tracked_run(
         config,
@@ -530,6 +479,7 @@ def fit_tracked(
         experiment=experiment,
         tracking_uri=tracking_uri,
         run_name=run_name,
+        keep_open=keep_open,
     ) as run:
         result = fit(frame, config, progress=progress)
         run.log_fit(result, register_as=register_as, figures=figures)

@@ -6,9 +6,11 @@ On the scaled outcome ``y / y_scale``::
            + sum_c beta_c * saturation_c(adstock_c(spend_tc / spend_max_c))
     y_t ~ Normal(mu_t, sigma)   (or StudentT)
 
-Channel parameters are vector random variables, one per transform group: channels that share an
-adstock type and window (or a saturation type) share one vector over the ``channel`` dim (or, when
-channels differ, over a ``channel_<group>`` dim naming that group's channels). The deterministics
+The terms themselves are :mod:`mediamix.model.forward`, the one definition the analysis code
+shares; the transforms are :mod:`mediamix.model.registry`'s. Channel parameters are vector random
+variables, one per transform group: channels that share an adstock type and window (or a
+saturation type) share one vector over the ``channel`` dim (or, when channels differ, over a
+``channel_<group>`` dim naming that group's channels). The deterministics
 ``channel_contribution`` (date x channel) and ``baseline`` (date) are in original outcome units,
 so analysis never re-derives them.
 """
@@ -23,12 +25,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pymc as pm
-import pytensor.tensor as pt
 
 from mediamix.config.base import ConfigError
 from mediamix.config.model import ModelConfig, PriorConfig
 from mediamix.data.validation import infer_frequency, validate_frame
-from mediamix.model import transforms
+from mediamix.model import forward, registry
+from mediamix.model.registry import Transform
 
 __all__ = [
     "ModelData",
@@ -36,6 +38,7 @@ __all__ = [
     "Scalers",
     "build_model",
     "channel_parameters",
+    "channel_transform",
     "fourier_features",
     "parameter_groups",
     "prepare_data",
@@ -43,8 +46,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 _DAYS_PER_YEAR = 365.25
-_ADSTOCK_PARAMS = {"geometric": ("alpha",), "delayed": ("alpha", "theta"), "none": ()}
-_SATURATION_PARAMS = {"logistic": ("lam",), "hill": ("k", "s"), "none": ()}
 
 
 @dataclass(frozen=True)
@@ -121,21 +122,32 @@ def fourier_features(dates: pd.Series | pd.DatetimeIndex, order: int) -> FloatAr
 class ParamGroup:
     """Channels that share a transform, and so one vector random variable per parameter."""
 
-    kind: str  # "adstock" or "saturation"
-    type: str
+    transform: Transform
     channels: tuple[str, ...]
     dim: str
     var_names: dict[str, str]  # parameter ("alpha") -> random variable name
-    l_max: int = 0
-    normalize: bool = True
+
+    @property
+    def kind(self) -> str:
+        """``adstock`` or ``saturation``."""
+        return self.transform.kind
+
+    @property
+    def type(self) -> str:
+        """The transform's registered type (``geometric``, ``hill``...)."""
+        return self.transform.type
 
 
-def _group_key(config: ModelConfig, channel: str, kind: str) -> tuple[Any, ...]:
-    cc = config.channels[channel]
-    if kind == "adstock":
-        a = cc.adstock
-        return (a.type, a.l_max, a.normalize)
-    return (cc.saturation.type,)
+def channel_transform(config: ModelConfig, channel: str, kind: str) -> Transform:
+    """The transform of ``kind`` (``adstock`` or ``saturation``) configured for ``channel``.
+
+    Returns
+    -------
+    Transform
+        With the section's options (``l_max``, ``normalize`` for adstock).
+    """
+    section = getattr(config.channels[channel], kind)
+    return registry.build(kind, section.type, dict(section))
 
 
 def parameter_groups(config: ModelConfig) -> list[ParamGroup]:
@@ -154,23 +166,24 @@ def parameter_groups(config: ModelConfig) -> list[ParamGroup]:
     """
     groups: list[ParamGroup] = []
     names = config.channel_names
-    for kind, params in (("adstock", _ADSTOCK_PARAMS), ("saturation", _SATURATION_PARAMS)):
-        keys: dict[tuple[Any, ...], list[str]] = {}
+    for kind in registry.KINDS:
+        members: dict[Transform, list[str]] = {}
         for ch in names:
-            keys.setdefault(_group_key(config, ch, kind), []).append(ch)
+            members.setdefault(channel_transform(config, ch, kind), []).append(ch)
         param_count: dict[str, int] = {}
-        for key in keys:
-            for p in params[key[0]]:
+        for t in members:
+            for p in t.parameter_names():
                 param_count[p] = param_count.get(p, 0) + 1
-        for key, members in keys.items():
-            label = key[0] if len({k[0] for k in keys}) == len(keys) else f"{key[0]}_l{key[1]}"
-            dim = "channel" if len(members) == len(names) else f"channel_{label}"
+        # the type names a group unless two groups share it (adstock windows that differ)
+        unique = len({t.type for t in members}) == len(members)
+        for t, chans in members.items():
+            label = t.type if unique else t.label
+            dim = "channel" if len(chans) == len(names) else f"channel_{label}"
             var_names = {
                 p: f"{kind}_{p}" if param_count[p] == 1 else f"{kind}_{p}_{label}"
-                for p in params[key[0]]
+                for p in t.parameter_names()
             }
-            extra = {"l_max": key[1], "normalize": key[2]} if kind == "adstock" else {}
-            groups.append(ParamGroup(kind, key[0], tuple(members), dim, var_names, **extra))
+            groups.append(ParamGroup(t, tuple(chans), dim, var_names))
     return groups
 
 
@@ -257,40 +270,19 @@ def _scalar_rv(name: str, prior: PriorConfig, dims: str | tuple[str, ...] | None
     return getattr(pm, prior.dist)(name, **prior.params, dims=dims)
 
 
-def _adstock(x: Any, group: ParamGroup, rvs: dict[str, Any]) -> Any:
-    if group.type == "geometric":
-        return transforms.geometric_adstock(x, rvs["alpha"], group.l_max, group.normalize)
-    if group.type == "delayed":
-        return transforms.delayed_adstock(
-            x, rvs["alpha"], rvs["theta"], group.l_max, group.normalize
-        )
-    return x
-
-
-def _saturate(x: Any, group: ParamGroup, rvs: dict[str, Any]) -> Any:
-    if group.type == "logistic":
-        return transforms.logistic_saturation(x, rvs["lam"])
-    if group.type == "hill":
-        return transforms.hill_saturation(x, rvs["k"], rvs["s"])
-    return x
-
-
-def _apply_groups(x: Any, groups: list[ParamGroup], names: list[str], config: ModelConfig) -> Any:
-    """Apply each group's transform to its columns and return columns in channel order."""
-    parts, order = [], []
-    for g in groups:
-        cols = [names.index(ch) for ch in g.channels]
-        rvs = {}
+def _media(cfg: ModelConfig, spend: Any, spend_max: Any) -> Any:
+    """Each channel's media term, scaled units; creates the channel parameters' random variables."""
+    names = cfg.channel_names
+    stages: dict[str, list[forward.Group]] = {kind: [] for kind in registry.KINDS}
+    for g in parameter_groups(cfg):
+        values = {}
         for p, var in g.var_names.items():
-            priors = [getattr(getattr(config.channels[ch], g.kind), p) for ch in g.channels]
-            rvs[p] = _prior_rv(var, priors, g.dim)
-        xs = x if len(cols) == len(names) else x[:, cols]
-        parts.append(_adstock(xs, g, rvs) if g.kind == "adstock" else _saturate(xs, g, rvs))
-        order.extend(cols)
-    if len(parts) == 1:
-        return parts[0]
-    stacked = pt.concatenate(parts, axis=1)
-    return stacked[:, np.argsort(order)]
+            priors = [getattr(getattr(cfg.channels[ch], g.kind), p) for ch in g.channels]
+            values[p] = _prior_rv(var, priors, g.dim)
+        columns = [names.index(ch) for ch in g.channels]
+        stages[g.kind].append(forward.Group(g.transform, columns, values))
+    beta = _prior_rv("beta", [cfg.channels[c].beta for c in names], "channel")
+    return forward.media(spend, spend_max, list(stages.values()), beta)
 
 
 def _coords(md: ModelData) -> dict[str, Any]:
@@ -312,41 +304,38 @@ def _coords(md: ModelData) -> dict[str, Any]:
 def _baseline(md: ModelData, y_scale: Any) -> Any:
     """Intercept, trend, seasonality, controls and index effects, scaled units."""
     cfg, sc = md.config, md.scalers
-    base = _scalar_rv("intercept", cfg.outcome.intercept)
+    params = {"intercept": _scalar_rv("intercept", cfg.outcome.intercept)}
+    data: dict[str, Any] = {}
     if cfg.trend.enabled:
-        t = pm.Data("trend_time", sc.trend(md.dates), dims="date")
-        base = base + _scalar_rv("trend_slope", cfg.trend.prior) * t
+        data["trend_time"] = pm.Data("trend_time", sc.trend(md.dates), dims="date")
+        params["trend_slope"] = _scalar_rv("trend_slope", cfg.trend.prior)
     if cfg.seasonality.yearly_order:
-        f = pm.Data(
-            "fourier_features",
-            fourier_features(md.dates, cfg.seasonality.yearly_order),
-            dims=("date", "fourier"),
+        features = fourier_features(md.dates, cfg.seasonality.yearly_order)
+        data["fourier"] = pm.Data("fourier_features", features, dims=("date", "fourier"))
+        params["seasonality_coef"] = _scalar_rv(
+            "seasonality_coef", cfg.seasonality.prior, dims="fourier"
         )
-        gamma = _scalar_rv("seasonality_coef", cfg.seasonality.prior, dims="fourier")
-        season = pt.dot(f, gamma)
-        pm.Deterministic("seasonality", season * y_scale, dims="date")
-        base = base + season
     if cfg.controls:
-        scale = pm.Data(
-            "control_scale", np.array([sc.control_scale[c] for c in cfg.controls]), dims="control"
-        )
+        scale = np.array([sc.control_scale[c] for c in cfg.controls])
+        data["control_scale"] = pm.Data("control_scale", scale, dims="control")
         raw = md.frame[cfg.controls].to_numpy(dtype=np.float64)
-        z = pm.Data("controls", raw, dims=("date", "control")) / scale
-        coef = _scalar_rv("control_coef", cfg.control_prior, dims="control")
-        contrib = z * coef
-        pm.Deterministic("control_contribution", contrib * y_scale, dims=("date", "control"))
-        base = base + contrib.sum(axis=1)
+        data["controls"] = pm.Data("controls", raw, dims=("date", "control"))
+        params["control_coef"] = _scalar_rv("control_coef", cfg.control_prior, dims="control")
+    codes = {}
     for c in cfg.index_variables:
         levels = sc.index_levels[c]
-        codes = pm.Data(
-            f"{c}_code",
-            md.frame[c].map({v: i for i, v in enumerate(levels)}).to_numpy(),
-            dims="date",
+        level_codes = md.frame[c].map({v: i for i, v in enumerate(levels)}).to_numpy()
+        codes[c] = pm.Data(f"{c}_code", level_codes, dims="date")
+        params[f"{c}_effect"] = _scalar_rv(f"{c}_effect", cfg.index_prior, dims=f"{c}_level")
+    inputs = forward.BaselineInputs(len(md.frame), **data, index_codes=codes)
+    terms = forward.baseline(inputs, params)
+    if terms.seasonality is not None:
+        pm.Deterministic("seasonality", terms.seasonality * y_scale, dims="date")
+    if terms.control_contribution is not None:
+        pm.Deterministic(
+            "control_contribution", terms.control_contribution * y_scale, dims=("date", "control")
         )
-        # reference coding: the first level is absorbed by the intercept
-        effect = _scalar_rv(f"{c}_effect", cfg.index_prior, dims=f"{c}_level")
-        base = base + pt.concatenate([pt.zeros(1), effect])[codes]
-    return base
+    return terms.total
 
 
 def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model:
@@ -376,22 +365,16 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
     md = data if isinstance(data, ModelData) else prepare_data(data, config)
     cfg, sc = config, md.scalers
     names = cfg.channel_names
-    groups = parameter_groups(cfg)
     with pm.Model(coords=_coords(md)) as model:
         # scalers are data, not constants: the compiled model then serves any data of this shape
         spend_max = pm.Data("spend_max", np.array([sc.spend_max[c] for c in names]), dims="channel")
         y_scale = pm.Data("y_scale", np.float64(sc.y_scale))
         spend = pm.Data("spend", md.spend, dims=("date", "channel"))
-        x = spend / spend_max
-        x = _apply_groups(x, [g for g in groups if g.kind == "adstock"], names, cfg)
-        x = _apply_groups(x, [g for g in groups if g.kind == "saturation"], names, cfg)
-        beta = _prior_rv("beta", [cfg.channels[c].beta for c in names], "channel")
-        media = x * beta
+        media = _media(cfg, spend, spend_max)
         pm.Deterministic("channel_contribution", media * y_scale, dims=("date", "channel"))
         base = _baseline(md, y_scale)
-        base = pt.broadcast_to(base, (len(md.frame),))
         pm.Deterministic("baseline", base * y_scale, dims="date")
-        mu = base + media.sum(axis=1)
+        mu = forward.mean(base, media)
         sigma = _scalar_rv("sigma", cfg.outcome.sigma)
         y_obs = pm.Data("y_scaled", md.y / sc.y_scale, dims="date")
         if cfg.outcome.likelihood == "studentt":

@@ -14,7 +14,7 @@ from mediamix.analysis.response import (
     SteadyStateResponse,
     media_contributions,
 )
-from mediamix.analysis.summary import fit_summary, roas_draws
+from mediamix.analysis.summary import fit_summary
 from mediamix.config.base import parse_config
 from mediamix.config.generator import GeneratorConfig
 from mediamix.data.generator import Generator, SyntheticData
@@ -252,6 +252,11 @@ def test_decomposition_shares(fitted: tuple[SyntheticData, FitResult]) -> None:
     assert table["contribution"].sum() == pytest.approx(observed, rel=0.01)
     later = analysis.decomposition(result, window=("2021-01-01", None))
     assert (later["contribution"] < table["contribution"]).all()
+    summary = fit_summary(result)["channels"]  # the summary reports the same shares
+    for ch in result.channels:
+        assert summary[ch]["contribution_share"]["mean"] == pytest.approx(
+            table.loc[ch, "share"], rel=1e-12
+        )
 
 
 @pytest.mark.slow
@@ -270,7 +275,7 @@ def test_roas_over_windows(fitted: tuple[SyntheticData, FitResult]) -> None:
     contrib = _flat(result.posterior["channel_contribution"])[:, mask.to_numpy(), :].sum(axis=1)
     expected = contrib.mean(axis=0) / result.frame.loc[mask, result.channels].sum().to_numpy()
     np.testing.assert_allclose(analysis.roas(result, window)["mean"], expected, rtol=1e-12)
-    assert roas_draws(result).sizes["channel"] == len(table)
+    assert analysis.roas_draws(result).sizes["channel"] == len(table)
 
 
 def _true_marginal_roas(gen: Generator, syn: SyntheticData, step: float = 0.01) -> dict[str, float]:
@@ -300,50 +305,6 @@ def test_marginal_roas_recovers_the_truth(fitted: tuple[SyntheticData, FitResult
     )
     with pytest.raises(MediamixError, match="step"):
         analysis.marginal_roas(result, step=0.0)
-
-
-@pytest.mark.slow
-def test_response_curves(fitted: tuple[SyntheticData, FitResult]) -> None:
-    syn, result = fitted
-    curves = analysis.response_curves(result, n_points=11)
-    table = curves.curves
-    assert list(table.columns) == ["channel", "spend", "mean", "hdi_low", "hdi_high"]
-    assert len(table) == 33
-    current = analysis.current_spend(result)
-    np.testing.assert_allclose(current, result.frame[result.channels].mean(), rtol=1e-12)
-    gen = Generator.from_config_file("config/generator/basic_config.yaml")
-    scale = syn.truth.meta["scale"]
-    for ch in gen.channels:
-        rows = table[table["channel"] == ch.name]
-        assert rows["spend"].iloc[0] == 0 and rows["mean"].iloc[0] == 0
-        assert rows["spend"].iloc[-1] == pytest.approx(2 * current[ch.name])
-        assert (np.diff(rows["mean"]) > 0).all()
-        assert (rows["hdi_low"] <= rows["mean"]).all() and (rows["mean"] <= rows["hdi_high"]).all()
-        spend_max = syn.truth.params[ch.name]["spend_max"]
-        true = ch.effect(np.full(40, current[ch.name]), spend_max)[-1] * scale
-        assert curves.current.loc[ch.name, "mean"] == pytest.approx(true, rel=0.1)
-        assert curves.current.loc[ch.name, "spend"] == pytest.approx(current[ch.name])
-
-
-@pytest.mark.slow
-def test_compare_plan(fitted: tuple[SyntheticData, FitResult]) -> None:
-    _, result = fitted
-    current = analysis.current_spend(result)
-    same = analysis.compare_plan(result, current.to_dict())
-    assert same.lift.mean == pytest.approx(0.0, abs=1e-6)
-    assert same.p_lift_positive == 0.0
-    more = analysis.compare_plan(result, (current * 1.2).to_dict(), draws=100)
-    assert more.p_lift_positive == 1.0  # more of every channel never earns less
-    assert more.lift.hdi_low > 0
-    assert more.plan_outcome.mean == pytest.approx(more.channels["plan_outcome"].sum())
-    lift = more.plan_outcome.mean - more.current_outcome.mean
-    assert more.lift.mean == pytest.approx(lift)
-    with pytest.raises(MediamixError, match=r"missing \['linkedin'\]"):
-        analysis.compare_plan(result, {"adwords": 1.0, "facebook": 1.0})
-    with pytest.raises(MediamixError, match=r"unknown \['tv'\]"):
-        analysis.compare_plan(result, {**current.to_dict(), "tv": 1.0})
-    with pytest.raises(MediamixError, match=">= 0"):
-        analysis.compare_plan(result, {**current.to_dict(), "adwords": -1.0})
 
 
 @pytest.mark.slow

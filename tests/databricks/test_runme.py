@@ -25,16 +25,14 @@ import pytest
 import yaml
 from databricks.sdk.service.jobs import JobSettings
 
-from mediamix.databricks.job import (
+from mediamix.databricks.job import local_tasks, main, run_local
+from mediamix.databricks.job_spec import (
     DEFAULT_SPARK_VERSION,
     JOB_NAME,
     TASKS,
     JobError,
     JobOptions,
     build_job_settings,
-    local_tasks,
-    main,
-    run_local,
     workspace_folder,
 )
 from mediamix.databricks.notebook import NOTEBOOKS, job_parameters, param_defaults, widget_names

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +12,25 @@ import pandas as pd
 import pymc as pm
 import pytest
 
-from mediamix.config.model import load_model_config
+from mediamix.config.model import SamplerConfig, load_model_config
 from mediamix.data.generator import Generator
+from mediamix.errors import MediamixError
 from mediamix.inference.nutpie_callback import (
     c_callback_model,
     compiled_nutpie_model,
     nogil_numba_mode,
     pack_arrays,
     python_callback_model,
+)
+from mediamix.inference.nutpie_internals import (
+    NutpieInternalsError,
+    internals_problems,
+    require_internals,
+)
+from mediamix.inference.samplers import (
+    PUBLIC_API_PATH,
+    SamplerFallbackWarning,
+    sample_posterior,
 )
 from mediamix.model.builder import build_model
 
@@ -141,3 +154,113 @@ def test_log_density_is_compiled_to_release_the_gil() -> None:
     assert value == pytest.approx(5.0)
     np.testing.assert_allclose(grad, [2.0, 4.0])
     assert fn.vm.jit_fn.targetoptions.get("nogil") is True
+
+
+# --------------------------------------------------------------------------------------
+# The nutpie and PyTensor internals behind the C callback
+# --------------------------------------------------------------------------------------
+
+SHORT_RUN = SamplerConfig(draws=50, tune=50, chains=2, cores=2, seed=3)
+VERSIONS = f"nutpie {version('nutpie')} and pytensor {version('pytensor')}"
+
+
+@pytest.fixture
+def fresh_internals_check() -> Iterator[None]:
+    """Forget the once-per-process check before and after a test that breaks an internal."""
+    internals_problems.cache_clear()
+    yield
+    internals_problems.cache_clear()
+
+
+def test_installed_nutpie_and_pytensor_have_every_internal_the_callback_uses(
+    fresh_internals_check: None,
+) -> None:
+    # Fails on purpose when an upgrade renames or reshapes an internal: CI goes red instead of
+    # every `sampler: nutpie` fit silently compiling through the slower public path.
+    problems = internals_problems()
+    assert problems == (), f"the C callback cannot be built with {VERSIONS}: {problems}"
+    require_internals()
+
+
+def test_default_sampler_samples_through_the_cached_c_callback(model: pm.Model) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplerFallbackWarning)
+        idata = sample_posterior(model, SHORT_RUN)
+    assert idata.attrs["sampler_path"] == "c_callback"
+    assert "sampler_fallback_reason" not in idata.attrs
+    beta = idata["posterior"]["beta"]
+    assert beta.sizes["chain"] == 2 and beta.sizes["draw"] == 50
+    assert np.all(np.isfinite(beta.to_numpy()))
+
+
+def _fake_make_functions(model: Any, *, mode: Any, compute_grad: bool) -> tuple[Any, ...]:
+    """Stands in for a nutpie whose _make_functions lost parameters."""
+    raise AssertionError("the check must stop mediamix before it calls a changed internal")
+
+
+def test_a_changed_internal_is_named_with_the_installed_versions(
+    monkeypatch: pytest.MonkeyPatch, fresh_internals_check: None
+) -> None:
+    import nutpie.compile_pymc
+
+    monkeypatch.setattr(nutpie.compile_pymc, "_make_functions", _fake_make_functions)
+    problems = internals_problems()
+    assert len(problems) == 1
+    assert "nutpie.compile_pymc._make_functions no longer takes" in problems[0]
+    assert "'join_expanded'" in problems[0]
+    with pytest.raises(NutpieInternalsError) as info:
+        compiled_nutpie_model(build_model(_data(), load_model_config(MODEL_CONFIG)))
+    message = str(info.value)
+    assert isinstance(info.value, MediamixError)
+    assert VERSIONS in message
+    assert "'nutpie-native'" in message  # and what to do about it
+
+
+def test_a_reshaped_result_of_an_internal_is_caught_where_it_is_used(
+    model: pm.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nutpie.compile_pymc
+
+    def six_values(
+        model: Any,
+        *,
+        mode: Any,
+        compute_grad: bool,
+        join_expanded: bool,
+        pymc_initial_point_fn: Any,
+        var_names: Any = None,
+    ) -> tuple[Any, ...]:
+        return (None,) * 6
+
+    monkeypatch.setattr(nutpie.compile_pymc, "_make_functions", six_values)
+    with pytest.raises(NutpieInternalsError, match="returned 6 values, not 7"):
+        c_callback_model(model)
+
+
+def _tiny_model() -> pm.Model:
+    with pm.Model() as tiny:
+        mu = pm.Normal("mu")
+        pm.Normal("y", mu, 1.0, observed=pm.Data("obs", np.array([0.5, 1.0, 1.5])))
+    return tiny
+
+
+def test_a_missing_internal_falls_back_to_nutpies_public_api(
+    monkeypatch: pytest.MonkeyPatch, fresh_internals_check: None
+) -> None:
+    import nutpie.compiled_pyfunc
+
+    # nutpie's own compile_pymc_model does not need from_pyfunc for numba models
+    monkeypatch.delattr(nutpie.compiled_pyfunc, "from_pyfunc")
+    with pytest.warns(SamplerFallbackWarning) as record:
+        idata = sample_posterior(_tiny_model(), SHORT_RUN)
+    fallbacks = [w for w in record if issubclass(w.category, SamplerFallbackWarning)]
+    assert len(fallbacks) == 1
+    message = str(fallbacks[0].message)
+    assert "nutpie.compiled_pyfunc.from_pyfunc is missing" in message
+    assert "public compile_pymc_model" in message
+    assert "Sampling works" in message and "compiled again in every process" in message
+    assert idata.attrs["sampler_path"] == PUBLIC_API_PATH
+    assert "from_pyfunc is missing" in idata.attrs["sampler_fallback_reason"]
+    mu = idata["posterior"]["mu"].to_numpy()
+    assert mu.shape == (2, 50)
+    assert abs(mu.mean() - 0.75) < 0.5  # posterior mean 0.75, sd 0.5

@@ -12,9 +12,10 @@ import pytest
 
 from mediamix.errors import MediamixError
 from mediamix.lakehouse import tables as lake
+from mediamix.lakehouse.backend import FINGERPRINT_KEY, frame_fingerprint
 from mediamix.lakehouse.delta_rs import DeltaRsBackend
+from mediamix.lakehouse.names import LakeError, TableName
 from mediamix.lakehouse.spark import SparkBackend
-from mediamix.lakehouse.tables import LakeError, TableName
 
 
 def sample_frame(scale: float = 1.0) -> pd.DataFrame:
@@ -110,7 +111,7 @@ def test_overwrite_creates_versions_and_old_versions_stay_readable(tmp_path: Pat
     pd.testing.assert_frame_equal(lake.read_table("t", version=0, lakehouse=tmp_path), first)
     history = lake.table_history("t", lakehouse=tmp_path)
     assert [h.version for h in history] == [1, 0]
-    assert history[0].metadata[lake.FINGERPRINT_KEY] == lake.frame_fingerprint(second)
+    assert history[0].metadata[FINGERPRINT_KEY] == frame_fingerprint(second)
     assert history[0].timestamp is not None and history[0].timestamp.tzinfo is not None
     # the transaction log holds one commit per version
     log = sorted((tmp_path / "main" / "mediamix" / "t" / "_delta_log").glob("*.json"))
@@ -236,13 +237,13 @@ def test_env_variable_sets_the_default_root(
 
 def test_fingerprint_tracks_content_not_identity() -> None:
     a, b = sample_frame(), sample_frame()
-    assert lake.frame_fingerprint(a) == lake.frame_fingerprint(b)
-    assert lake.frame_fingerprint(a) != lake.frame_fingerprint(sample_frame(scale=2.0))
-    assert lake.frame_fingerprint(a) != lake.frame_fingerprint(a[a.columns[::-1]])
-    assert lake.frame_fingerprint(a) != lake.frame_fingerprint(a.iloc[:0])
+    assert frame_fingerprint(a) == frame_fingerprint(b)
+    assert frame_fingerprint(a) != frame_fingerprint(sample_frame(scale=2.0))
+    assert frame_fingerprint(a) != frame_fingerprint(a[a.columns[::-1]])
+    assert frame_fingerprint(a) != frame_fingerprint(a.iloc[:0])
     shifted = a.assign(loaded_at=a["loaded_at"] + pd.Timedelta(hours=1))
-    assert lake.frame_fingerprint(shifted) != lake.frame_fingerprint(a)
-    assert lake.frame_fingerprint(shifted, exclude=("loaded_at",)) == lake.frame_fingerprint(
+    assert frame_fingerprint(shifted) != frame_fingerprint(a)
+    assert frame_fingerprint(shifted, exclude=("loaded_at",)) == frame_fingerprint(
         a, exclude=("loaded_at",)
     )
 

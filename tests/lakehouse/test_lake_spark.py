@@ -21,10 +21,12 @@ pytest.importorskip("pyspark")
 
 from mediamix.data.generator import Generator
 from mediamix.lakehouse import tables as lake
+from mediamix.lakehouse.backend import FINGERPRINT_KEY, frame_fingerprint
 from mediamix.lakehouse.delta_rs import DeltaRsBackend
-from mediamix.lakehouse.medallion import DataQualityError, ingest, ingest_synthetic
+from mediamix.lakehouse.medallion import ingest, ingest_synthetic
+from mediamix.lakehouse.names import LakeError, TableName
+from mediamix.lakehouse.quality import DataQualityError
 from mediamix.lakehouse.spark import SparkBackend, spark_has_delta
-from mediamix.lakehouse.tables import LakeError, TableName
 
 pytestmark = [
     pytest.mark.slow,
@@ -217,7 +219,5 @@ def test_delta_on_spark(spark: Any) -> None:
     )
     history = lake.table_history(table, backend=backend)
     assert [h.version for h in history] == [1, 0]
-    assert history[0].metadata[lake.FINGERPRINT_KEY] == lake.frame_fingerprint(
-        sample_frame(scale=2.0)
-    )
+    assert history[0].metadata[FINGERPRINT_KEY] == frame_fingerprint(sample_frame(scale=2.0))
     assert isinstance(lake.get_backend(), SparkBackend)

@@ -27,15 +27,9 @@ from mediamix.data.validation import DataValidationError
 from mediamix.errors import MediamixError
 from mediamix.inference.diagnostics import ConvergenceWarning
 from mediamix.inference.fit import FitResult
-from mediamix.mlops.tracking import (
-    TrackedRun,
-    describe_data_source,
-    fit_tracked,
-    flatten_config,
-    registered_name,
-    resolve_target,
-    track_fit,
-)
+from mediamix.mlops.provenance import describe_data_source, flatten_config
+from mediamix.mlops.target import TrackingError, registered_model_name, resolve_target
+from mediamix.mlops.tracking import TrackedRun, fit_tracked, track_fit, tracked_run
 
 REPO = Path(__file__).resolve().parents[2]
 GEN_CONFIG = REPO / "config/generator/basic_config.yaml"
@@ -302,9 +296,63 @@ def test_resolve_target(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
         resolve_target(config, experiment="/Users/me/mmm", tracking_uri="databricks").experiment
         == "/Users/me/mmm"
     )
-    assert registered_name("mmm") == "main.mediamix.mmm"
-    assert registered_name("sales.mmm") == "main.sales.mmm"
-    assert registered_name("prod.sales.mmm") == "prod.sales.mmm"
+    assert registered_model_name("mmm") == "main.mediamix.mmm"
+    assert registered_model_name("sales.mmm") == "main.sales.mmm"
+    assert registered_model_name("prod.sales.mmm") == "prod.sales.mmm"
+
+
+def test_one_rule_names_the_registered_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
+    assert registered_model_name(" mmm ") == "mmm"  # outside Unity Catalog: as given
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "16.4")
+    assert registered_model_name("mmm", catalog="c", schema="s") == "c.s.mmm"
+    assert registered_model_name("x.mmm", catalog="c", schema="s") == "c.x.mmm"
+    full = registered_model_name("mmm")
+    assert registered_model_name(full, catalog="c", schema="s") == full == "main.mediamix.mmm"
+    with pytest.raises(TrackingError, match="registered model name is empty"):
+        registered_model_name("  ")
+    with pytest.raises(TrackingError, match=r"catalog\.schema\.name"):
+        registered_model_name("a.b.c.d")
+
+
+def test_a_run_kept_open_takes_extras_until_it_ends(
+    small_config: ModelConfig, tmp_path: Path
+) -> None:
+    from matplotlib.figure import Figure
+
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    previous = mlflow.get_tracking_uri()
+    try:
+        with tracked_run(small_config, tracking_uri=store, keep_open=True) as run:
+            pass
+        active = mlflow.active_run()
+        assert run.status == "RUNNING" and active is not None and active.info.run_id == run.run_id
+        fig = Figure()
+        fig.subplots().plot([0, 1])
+        run.log_extras(
+            metrics={"optimizer/lift_mean": 2.5},
+            artifacts={"optimizer/allocation.json": {"lift": float("nan")}},
+            figures={"figures/budget.png": fig},
+        )
+        # a new run ends the one left open rather than nesting under it
+        with tracked_run(small_config, tracking_uri=store) as second:
+            pass
+        client = MlflowClient(store)
+        first = client.get_run(run.run_id)
+        assert (first.info.status, run.status) == ("FINISHED", "FINISHED")
+        assert first.data.metrics["optimizer/lift_mean"] == 2.5
+        assert "mlflow.parentRunId" not in client.get_run(second.run_id).data.tags
+        saved = client.download_artifacts(run.run_id, "optimizer/allocation.json", str(tmp_path))
+        assert json.loads(Path(saved).read_text()) == {"lift": None}
+        figures = [a.path for a in client.list_artifacts(run.run_id, "figures")]
+        assert figures == ["figures/budget.png"]
+        with pytest.raises(TrackingError, match="is FINISHED: log to a run before it ends"):
+            run.log_extras(metrics={"late": 1.0})
+        run.end()  # ending an ended run changes nothing
+        assert client.get_run(run.run_id).info.status == "FINISHED"
+        assert mlflow.active_run() is None
+    finally:
+        mlflow.set_tracking_uri(previous)
 
 
 @pytest.mark.slow

@@ -115,6 +115,27 @@ def test_mixed_transform_groups_get_their_own_dims() -> None:
     assert where["tv"]["saturation_lam"] == ("saturation_lam", "channel_logistic")
 
 
+def test_groups_of_one_type_differing_only_in_normalization_get_distinct_names() -> None:
+    media = {"tv": MEDIA["tv"], "search": MEDIA["search"]}
+    cfg = parse_config(
+        ModelConfig,
+        {
+            "outcome": {"name": "sales"},
+            "channels": {"tv": {}, "search": {"adstock": {"normalize": False}}},
+        },
+    )
+    adstock = [g for g in parameter_groups(cfg) if g.kind == "adstock"]
+    assert [g.dim for g in adstock] == ["channel_geometric_l12", "channel_geometric_l12_raw"]
+    assert [g.var_names["alpha"] for g in adstock] == [
+        "adstock_alpha_geometric_l12",
+        "adstock_alpha_geometric_l12_raw",
+    ]
+    model = build_model(_synthetic(media).data, cfg)
+    assert model.named_vars_to_dims["adstock_alpha_geometric_l12_raw"] == (
+        "channel_geometric_l12_raw",
+    )
+
+
 @pytest.mark.parametrize("channels", [["tv"], ["tv", "search", "radio"]])
 def test_contributions_at_true_parameters_equal_generator_truth(channels: list[str]) -> None:
     media = {k: MEDIA[k] for k in channels}

@@ -1,0 +1,252 @@
+"""The model's forward pass agrees wherever it is evaluated, for every transform combination.
+
+For one fit, four computations of the same quantities must agree to 1e-8:
+
+- the PyMC model's deterministics ``baseline`` and ``channel_contribution`` at the draws;
+- :func:`plan_draws` for the training dates (``history=True``, so carry-over starts as in the
+  model);
+- :func:`media_contributions` of the training spend, and :class:`SteadyStateResponse` against
+  ``media_contributions`` of a long constant spend;
+- a reference written out here, term by term and lag by lag, independently of the package's
+  forward pass (so a term dropped from that shared definition is caught too).
+
+Most fits are a few prior draws of the model (every transform combination, with controls,
+seasonality, trend and an index variable); one is the shared small MCMC fit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+import xarray as xr
+from shared_fit import small_fit
+
+from mediamix.analysis.predict import plan_draws
+from mediamix.analysis.response import MediaParameters, SteadyStateResponse, media_contributions
+from mediamix.config.base import parse_config
+from mediamix.config.generator import GeneratorConfig
+from mediamix.config.model import ModelConfig
+from mediamix.data.generator import Generator
+from mediamix.inference.fit import FitResult
+from mediamix.model.builder import build_model, channel_parameters, prepare_data
+
+RTOL = 1e-8
+N_PRIOR_DRAWS = 16
+
+
+def _spend_channel(low: float, high: float) -> dict[str, Any]:
+    return {"min": low, "max": high, "beta": 0.5, "decay": "geometric", "alpha": 0.4, "mu": 2.0}
+
+
+def _data() -> pd.DataFrame:
+    """Two years of weekly spend for five channels, a control, and a three-level index column."""
+    cfg = parse_config(
+        GeneratorConfig,
+        {
+            "start_date": "2021-01-04",
+            "end_date": "2022-12-26",
+            "seed": 11,
+            "outcome": {"name": "sales", "intercept": 2.0, "sigma": 0.05, "scale": 1000.0},
+            "media": {
+                "tv": _spend_channel(100, 1000),
+                "search": _spend_channel(50, 500),
+                "radio": _spend_channel(10, 300),
+                "web": _spend_channel(0, 80),
+                "print": _spend_channel(5, 60),
+            },
+            "controls": {"price": {"min": 1.0, "max": 2.0, "coef": -0.3}},
+            "seasonality": {"amplitude": 0.2},
+            "trend": {"slope": 0.1},
+        },
+    )
+    data = Generator(cfg).generate().data
+    week = np.arange(len(data))
+    return data.assign(promo=np.where(week % 4 == 0, "on", np.where(week % 3 == 0, "mid", "off")))
+
+
+def _config(channels: dict[str, Any]) -> ModelConfig:
+    return parse_config(
+        ModelConfig,
+        {
+            "outcome": {"name": "sales"},
+            "channels": channels,
+            "controls": ["price"],
+            "index_variables": ["promo"],
+            "seasonality": {"yearly_order": 2},
+            "trend": {"enabled": True},
+        },
+    )
+
+
+def _prior_fit(data: pd.DataFrame, config: ModelConfig, seed: int) -> FitResult:
+    """A few prior draws of the model, wrapped as a fit whose "posterior" they are."""
+    columns = ["date", *config.channel_names, *config.controls, *config.index_variables, "sales"]
+    md = prepare_data(data[columns], config)
+    model = build_model(md, config)
+    names = [v.name for v in (*model.free_RVs, *model.deterministics)]
+    prior = pm.sample_prior_predictive(
+        draws=N_PRIOR_DRAWS, model=model, var_names=names, random_seed=seed
+    )
+    tree = xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
+    return FitResult(tree, md.frame, config, md.scalers, {})
+
+
+ADSTOCKS = ["geometric", "delayed", "none"]
+SATURATIONS = ["logistic", "hill", "none"]
+# every channel configured alike (one transform group per kind), geometric weights unnormalized
+COMBINATIONS = {
+    f"{a}-{s}": {
+        ch: {
+            "adstock": {"type": a, "l_max": 5, "normalize": a != "geometric"},
+            "saturation": {"type": s},
+        }
+        for ch in ("tv", "search")
+    }
+    for a in ADSTOCKS
+    for s in SATURATIONS
+}
+# types, windows and normalization differ across channels: several groups per kind
+MIXED = {
+    "tv": {"adstock": {"type": "geometric", "l_max": 6}, "saturation": {"type": "logistic"}},
+    "search": {
+        "adstock": {"type": "geometric", "l_max": 6, "normalize": False},
+        "saturation": {"type": "hill"},
+    },
+    "radio": {"adstock": {"type": "delayed", "l_max": 8}, "saturation": {"type": "logistic"}},
+    "web": {"adstock": {"type": "none"}, "saturation": {"type": "hill"}},
+    "print": {"adstock": {"type": "geometric", "l_max": 4}, "saturation": {"type": "none"}},
+}
+CASES: dict[str, dict[str, Any]] = {**COMBINATIONS, "mixed": MIXED}
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return _data()
+
+
+# ----------------------------------------------------------------- the reference, by hand
+
+
+def _draws(result: FitResult, var: str, dim: str | None = None, label: str | None = None) -> Any:
+    da = result.posterior[var]
+    if dim is not None:
+        da = da.sel({dim: label})
+    values = da.transpose("chain", "draw", ...).to_numpy()
+    return values.reshape(-1, *values.shape[2:])
+
+
+def _reference_baseline(result: FitResult) -> Any:
+    """``(draw, date)``, outcome units, from the formulas in the model's documentation."""
+    cfg, frame = result.config, result.frame
+    dates = pd.DatetimeIndex(frame["date"])
+    base = _draws(result, "intercept")[:, None] * np.ones(len(dates))
+    if cfg.trend.enabled:
+        t = (dates - dates[0]).days.to_numpy() / (dates[-1] - dates[0]).days
+        base = base + _draws(result, "trend_slope")[:, None] * t
+    years = (dates - pd.Timestamp("2000-01-01")).days.to_numpy() / 365.25
+    order = cfg.seasonality.yearly_order
+    for k in range(1, order + 1):
+        gamma = _draws(result, "seasonality_coef")
+        base = base + gamma[:, k - 1, None] * np.sin(2 * np.pi * k * years)
+        base = base + gamma[:, order + k - 1, None] * np.cos(2 * np.pi * k * years)
+    for c in cfg.controls:
+        z = frame[c].to_numpy() / np.abs(frame[c]).max()
+        base = base + _draws(result, "control_coef", "control", c)[:, None] * z
+    for v in cfg.index_variables:
+        levels = sorted(frame[v].unique())
+        for level in levels[1:]:
+            effect = _draws(result, f"{v}_effect", f"{v}_level", level)
+            base = base + effect[:, None] * (frame[v].to_numpy() == level)
+    return base * np.abs(frame[cfg.outcome.name]).max()
+
+
+def _lag_weights(cc: Any, p: dict[str, Any]) -> Any:
+    """``(draw, lag)`` adstock weights of one channel."""
+    lags = np.arange(cc.adstock.l_max, dtype=float)[None, :]
+    if cc.adstock.type == "geometric":
+        w = p["adstock_alpha"][:, None] ** lags
+    elif cc.adstock.type == "delayed":
+        w = p["adstock_alpha"][:, None] ** ((lags - p["adstock_theta"][:, None]) ** 2)
+    else:
+        return np.ones((len(p["beta"]), 1))
+    return w / w.sum(axis=1, keepdims=True) if cc.adstock.normalize else w
+
+
+def _saturate(cc: Any, p: dict[str, Any], x: Any) -> Any:
+    if cc.saturation.type == "logistic":
+        e = np.exp(-p["saturation_lam"][:, None] * x)
+        return (1 - e) / (1 + e)
+    if cc.saturation.type == "hill":
+        xs = x ** p["saturation_s"][:, None]
+        return xs / (xs + p["saturation_k"][:, None] ** p["saturation_s"][:, None])
+    return x
+
+
+def _reference_media(result: FitResult, spend: Any) -> Any:
+    """``(draw, time, channel)``, outcome units, one channel and one lag at a time."""
+    cfg, frame = result.config, result.frame
+    out = []
+    for j, (ch, where) in enumerate(channel_parameters(cfg).items()):
+        cc = cfg.channels[ch]
+        p = {name: _draws(result, var, dim, ch) for name, (var, dim) in where.items()}
+        x = spend[:, j] / frame[ch].max()
+        w = _lag_weights(cc, p)
+        carried = np.zeros((w.shape[0], len(x)))
+        for lag in range(w.shape[1]):
+            carried[:, lag:] += w[:, lag, None] * x[None, : len(x) - lag]
+        out.append(p["beta"][:, None] * _saturate(cc, p, carried))
+    return np.stack(out, axis=-1) * np.abs(frame[cfg.outcome.name]).max()
+
+
+# ----------------------------------------------------------------- the agreement
+
+
+def _agree(got: Any, expected: Any, what: str) -> None:
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.shape == expected.shape, what
+    scale = max(float(np.abs(expected).max()), 1.0)
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=RTOL * scale, err_msg=what)
+
+
+def _check_agreement(result: FitResult) -> None:
+    frame = result.frame
+    spend = frame[result.channels].to_numpy(dtype=np.float64)
+    model_base = _draws(result, "baseline")
+    model_media = _draws(result, "channel_contribution")
+
+    reference_base = _reference_baseline(result)
+    _agree(model_base, reference_base, "model baseline vs reference")
+    _agree(model_media, _reference_media(result, spend), "model contributions vs reference")
+
+    plan = plan_draws(result, frame, draws=None, history=True)
+    _agree(plan.baseline, model_base, "plan_draws baseline vs model")
+    _agree(plan.contributions, model_media, "plan_draws contributions vs model")
+    _agree(plan.outcome, model_base + model_media.sum(axis=-1), "plan_draws outcome vs model")
+
+    mp = MediaParameters.from_fit(result)
+    _agree(media_contributions(mp, spend), model_media, "media_contributions vs model")
+
+    # the steady state is the time series' last period once every adstock window has filled
+    level = spend.mean(axis=0) * np.linspace(0.5, 2.0, spend.shape[1])
+    level[-1] = 0.0  # a channel without spend
+    constant = np.tile(level, (3 * mp.window, 1))
+    long_run = media_contributions(mp, constant)[:, -1, :]
+    _agree(SteadyStateResponse(mp).draws(level), long_run, "steady state vs long constant spend")
+    _agree(long_run, _reference_media(result, constant)[:, -1, :], "long constant vs reference")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_forward_pass_agrees_on_prior_draws(case: str, data: pd.DataFrame) -> None:
+    result = _prior_fit(data, _config(CASES[case]), seed=len(case))
+    assert result.posterior.sizes["draw"] == N_PRIOR_DRAWS
+    _check_agreement(result)
+
+
+@pytest.mark.slow
+def test_forward_pass_agrees_on_a_sampled_fit() -> None:
+    _, result = small_fit()
+    _check_agreement(result)
