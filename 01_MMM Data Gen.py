@@ -39,6 +39,13 @@
 # MAGIC `catalog`, `schema`); run as plain Python (`python "01_MMM Data Gen.py"`), they are Delta
 # MAGIC tables under `./lakehouse` (or `$MEDIAMIX_LAKEHOUSE`) and parameters come from
 # MAGIC `MEDIAMIX_<NAME>` environment variables. Re-running with the same data writes nothing new.
+# MAGIC
+# MAGIC **Your own data**: set the widget `raw_path` to a folder of raw feeds, such as the Unity
+# MAGIC Catalog Volume that RUNME creates (`/Volumes/<catalog>/<schema>/raw`) or a local folder:
+# MAGIC `spend*` (long: `date, channel, spend`), `outcome*` (`date, <outcome>`) and optionally
+# MAGIC `controls*` (`date, <control...>`), each a CSV/Parquet file, several files, or a
+# MAGIC sub-folder of them. Section 3 then ingests those feeds instead of the synthetic data
+# MAGIC (sections 1 and 2 still show the synthetic example).
 
 # COMMAND ----------
 
@@ -49,6 +56,18 @@
 # On Databricks, restart Python so the packages just installed are the ones imported.
 if "dbutils" in globals():
     globals()["dbutils"].library.restartPython()
+
+# COMMAND ----------
+
+# mediamix needs Python 3.12: say so plainly on an older environment, before importing it.
+import sys
+
+if sys.version_info < (3, 12):  # noqa: UP036 - the environment, not this file, decides
+    raise SystemExit(
+        f"mediamix needs Python 3.12 or later; this runs Python {sys.version.split()[0]}. "
+        "On serverless, choose environment version 4 in the notebook's Environment panel (the "
+        "job that RUNME creates sets it); on a cluster, use Databricks Runtime 16.4 LTS or later."
+    )
 
 # COMMAND ----------
 
@@ -67,7 +86,7 @@ params = nb.params(DataGenParams)
 # COMMAND ----------
 
 from mediamix.data.generator import Generator
-from mediamix.databricks.notebook import plot_data, truth_table
+from mediamix.databricks.display import plot_data, truth_table
 
 synthetic = Generator.from_config_file(nb.path(params.generator_config)).generate(
     seed=params.data_seed
@@ -98,13 +117,21 @@ nb.show(truth_table(synthetic.truth), "true parameters and ROAS per channel")
 # MAGIC
 # MAGIC The generated frame goes through exactly the steps raw feeds go through: split into a
 # MAGIC long spend feed and an outcome feed (bronze), typed and validated (silver), then pivoted
-# MAGIC back to one row per week (gold). Each line below is one Delta table and the version written.
+# MAGIC back to one row per week (gold). With `raw_path` set, the feeds in that folder (a Volume
+# MAGIC on Databricks, a local folder elsewhere: the same code reads both) go through instead.
+# MAGIC Each line below is one Delta table and the version written.
 
 # COMMAND ----------
 
-from mediamix.lakehouse.medallion import ingest_synthetic, table_name
+from mediamix.lakehouse.feeds import feeds_in_folder
+from mediamix.lakehouse.medallion import ingest, ingest_synthetic, table_name
 
-report = ingest_synthetic(synthetic, catalog=params.catalog, schema=params.schema)
+if params.raw_path:
+    sources = feeds_in_folder(params.raw_path)
+    print("raw feeds:", sources)
+    report = ingest(**sources, catalog=params.catalog, schema=params.schema)
+else:
+    report = ingest_synthetic(synthetic, catalog=params.catalog, schema=params.schema)
 print(report.format())
 
 # COMMAND ----------

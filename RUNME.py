@@ -9,8 +9,10 @@
 # MAGIC 2. `mmm_pymc` runs `02_MMM PyMC Example` after it: fit, diagnostics, ROAS, response
 # MAGIC    curves, budget optimization, MLflow run and registered model.
 # MAGIC
-# MAGIC By default the tasks run on serverless compute with an environment that installs
-# MAGIC `requirements.txt`; choose `cluster` for a single-node job cluster on an ML runtime. The
+# MAGIC By default the tasks run on serverless compute with a job environment (version 4, Python
+# MAGIC 3.12) that installs `requirements.txt`; choose `cluster` for a single-node job cluster on
+# MAGIC Databricks Runtime 17.3 LTS ML. It also creates the Unity Catalog Volume for your raw feeds
+# MAGIC (`/Volumes/<catalog>/<schema>/raw`, widget `volume`) and the schema when missing. The
 # MAGIC job's parameters are the notebooks' widgets (catalog, schema, table, configs, sampler
 # MAGIC settings, MLflow experiment, model name, budget); change them on the job's page or with
 # MAGIC *Run now with different parameters*. With `start_run = yes` a run starts right away and

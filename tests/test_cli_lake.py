@@ -140,3 +140,28 @@ def test_generate_ingest_writes_gold(
     gold = lake.load_modeling_frame("mmm_gold", lakehouse=root)
     from_csv = lake.load_modeling_frame(out)
     pd.testing.assert_frame_equal(gold, from_csv, check_exact=False, rtol=1e-12)
+
+
+def test_ingest_incremental_merges_a_delivery_from_a_folder_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spend, outcome = feeds(tmp_path)
+    root = tmp_path / "lh"
+    assert (
+        main(["ingest", "--spend", str(spend), "--outcome", str(outcome), "--lakehouse", str(root)])
+        == 0
+    )
+    delivery = tmp_path / "Volumes" / "main" / "mediamix" / "raw"
+    (delivery / "spend").mkdir(parents=True)
+    (delivery / "spend" / "week3.csv").write_text("date,channel,spend\n2024-01-15,tv,7\n")
+    (delivery / "outcome_week3.csv").write_text("date,sales\n2024-01-08,61\n2024-01-15,70\n")
+    args = ["ingest", "--incremental", "--reason", "late week and a fix", "--lakehouse", str(root)]
+    args += ["--spend", str(delivery / "spend"), "--outcome", f"{delivery}/outcome*"]
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "restated 1 row(s): 2024-01-08 (late week and a fix)" in capsys.readouterr().out
+    gold = lake.read_table("mmm_gold", lakehouse=root).sort_values("date")
+    assert gold["sales"].tolist() == [50.0, 61.0, 70.0]
+    assert lake.table_history("mmm_gold", lakehouse=root, limit=1)[0].operation == "MERGE"
+    assert main([*args, "--allow-rejects"]) == 2
+    assert "drop --allow-rejects" in capsys.readouterr().err

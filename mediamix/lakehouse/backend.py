@@ -32,6 +32,7 @@ __all__ = [
     "WriteResult",
     "check_columns",
     "frame_fingerprint",
+    "merge_predicate",
     "normalize_dates",
     "schema_mismatch",
 ]
@@ -106,6 +107,12 @@ class Backend(Protocol):
         metadata: dict[str, str],
     ) -> int | None:
         """Write ``df`` as one commit; return the new version."""
+        ...
+
+    def merge(
+        self, df: pd.DataFrame, table: TableName, *, keys: list[str], metadata: dict[str, str]
+    ) -> int | None:
+        """Upsert ``df`` by ``keys`` as one Delta MERGE commit; return the new version."""
         ...
 
     def version(self, table: TableName) -> int | None:
@@ -193,6 +200,22 @@ def frame_fingerprint(df: pd.DataFrame, exclude: tuple[str, ...] = ()) -> str:
         h.update(rows.tobytes())
     h.update(str(len(keep)).encode())
     return h.hexdigest()
+
+
+def merge_predicate(keys: list[str], target: str = "t", source: str = "s") -> str:
+    """The join condition of a MERGE on ``keys``: ``t.`date` = s.`date` AND ...``.
+
+    Raises
+    ------
+    LakeError
+        If there is no key or a key is not a plain column name.
+    """
+    if not keys:
+        raise LakeError("a merge needs at least one key column")
+    bad = [k for k in keys if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k)]
+    if bad:
+        raise LakeError(f"merge keys must be plain column names, got {bad}")
+    return " AND ".join(f"{target}.`{k}` = {source}.`{k}`" for k in keys)
 
 
 def schema_mismatch(

@@ -7,7 +7,9 @@ datetimes are stored as Delta ``date``, tz-aware ones as ``timestamp`` (UTC).
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,13 @@ import pandas as pd
 import pyarrow as pa
 
 from mediamix.lakehouse.arrow import from_arrow, to_arrow
-from mediamix.lakehouse.backend import HistoryEntry, WriteMode, schema_mismatch
+from mediamix.lakehouse.backend import HistoryEntry, WriteMode, merge_predicate, schema_mismatch
 from mediamix.lakehouse.names import LakeError, TableName, is_identifier
+
+# Arrow's native scan threads can outlive the Python objects of a delta-rs read and abort the
+# process at interpreter exit ("terminate called without an active exception", intermittent);
+# collecting garbage while Arrow is still alive lets them finish first.
+atexit.register(gc.collect)
 
 __all__ = ["DeltaRsBackend"]
 
@@ -88,6 +95,29 @@ class DeltaRsBackend:
             mode=mode,
             schema_mode="overwrite" if replace_schema and mode == "overwrite" else None,
             commit_properties=CommitProperties(custom_metadata=metadata),
+        )
+        return self.version(table)
+
+    def merge(
+        self, df: pd.DataFrame, table: TableName, *, keys: list[str], metadata: dict[str, str]
+    ) -> int | None:
+        """Upsert ``df`` by ``keys`` with delta-rs ``DeltaTable.merge``, as one commit."""
+        from deltalake import CommitProperties
+
+        data = to_arrow(df, table)
+        self._check_schema(table, data.schema)
+        (
+            self._open(table)
+            .merge(
+                data,
+                merge_predicate(keys),
+                source_alias="s",
+                target_alias="t",
+                commit_properties=CommitProperties(custom_metadata=metadata),
+            )
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
         )
         return self.version(table)
 

@@ -1,13 +1,17 @@
 """The raw feeds of the medallion pipeline: spend, outcome and controls, every value as text.
 
-A feed comes from a CSV file, an existing table or a DataFrame (:func:`read_feed`), or from the
-generator's output (:func:`synthetic_feeds`). Its values are kept as the strings a CSV would hold,
+A feed comes from CSV or Parquet files, an existing table or a DataFrame (:func:`read_feed`),
+or from the generator's output (:func:`synthetic_feeds`). Files are named by a path, a folder
+(every ``.csv`` and ``.parquet`` file in it) or a glob (``spend_*.csv``); the same code reads a
+local folder and a Unity Catalog Volume (``/Volumes/<catalog>/<schema>/<volume>/...``), which
+Databricks mounts as a file system. Its values are kept as the strings a CSV would hold,
 so bronze stores exactly what was received; its column names are normalized
 (``Paid Search`` -> ``paid_search``) and the columns each kind needs are checked.
 """
 
 from __future__ import annotations
 
+import glob
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +28,21 @@ from mediamix.lakehouse.tables import looks_like_table_name, read_table
 if TYPE_CHECKING:
     from mediamix.data.generator import SyntheticData
 
-__all__ = ["FEEDS", "Feed", "empty_feed", "read_feed", "synthetic_feeds"]
+__all__ = [
+    "FEEDS",
+    "FILE_SUFFIXES",
+    "Feed",
+    "empty_feed",
+    "feed_files",
+    "feeds_in_folder",
+    "read_feed",
+    "synthetic_feeds",
+]
 
 #: The kinds of feed, in pipeline order.
 FEEDS = ("spend", "outcome", "controls")
+#: File types a feed can be read from, by suffix.
+FILE_SUFFIXES = (".csv", ".parquet")
 _REQUIRED = {"spend": ("date", "channel", "spend"), "outcome": ("date",), "controls": ("date",)}
 
 
@@ -74,6 +89,111 @@ def _normalize_columns(frame: pd.DataFrame, kind: str, source: str) -> pd.DataFr
     return frame.set_axis(names, axis=1)
 
 
+def feed_files(source: str | Path, kind: str = "feed") -> list[Path]:
+    """The files a feed source names: one file, a folder's CSV/Parquet files, or a glob.
+
+    Parameters
+    ----------
+    source : str or Path
+        A file, a folder or a glob pattern (``*``, ``?``, ``[...]``), local or on a Volume.
+    kind : str
+        The feed's kind, for messages.
+
+    Returns
+    -------
+    list of Path
+        Sorted by name, so that rows keep a stable order between runs.
+
+    Raises
+    ------
+    LakeError
+        If nothing matches, or a file is neither ``.csv`` nor ``.parquet``.
+    """
+    text = str(source)
+    if glob.has_magic(text):
+        found = [Path(p) for p in glob.glob(text) if Path(p).is_file()]
+        where = f"no {kind} file matches {text}"
+    elif Path(text).is_dir():
+        found = [p for p in Path(text).iterdir() if p.is_file() and p.suffix in FILE_SUFFIXES]
+        where = f"no {kind} file ({', '.join(FILE_SUFFIXES)}) in folder {text}"
+    else:
+        found = [Path(text)] if Path(text).is_file() else []
+        where = f"{kind} file not found: {text}"
+    if not found:
+        raise LakeError(where)
+    wrong = [str(p) for p in found if p.suffix.lower() not in FILE_SUFFIXES]
+    if wrong:
+        raise LakeError(f"{kind} files must be {' or '.join(FILE_SUFFIXES)}, got {wrong}")
+    return sorted(found)
+
+
+def feeds_in_folder(folder: str | Path) -> dict[str, str]:
+    """The feed sources in a folder of raw feeds, such as a Volume's.
+
+    Each kind is a sub-folder named after it (``spend/``) or the files whose names start with
+    it (``spend*.csv``, ``spend_2024.parquet``); ``controls`` may be absent.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder (``/Volumes/<catalog>/<schema>/<volume>`` on Databricks).
+
+    Returns
+    -------
+    dict
+        ``{"spend": source, "outcome": source}`` and ``"controls"`` when present, each a folder
+        or a glob for :func:`read_feed`.
+
+    Raises
+    ------
+    LakeError
+        If the folder does not exist, or has no spend or no outcome feed.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise LakeError(f"raw feed folder not found: {root}")
+    out = {}
+    for kind in FEEDS:
+        if (root / kind).is_dir():
+            out[kind] = str(root / kind)
+        elif any(p.is_file() for p in root.glob(f"{kind}*")):
+            out[kind] = f"{root}/{kind}*"
+    missing = [k for k in ("spend", "outcome") if k not in out]
+    if missing:
+        listing = sorted(p.name for p in root.iterdir())[:10]
+        raise LakeError(
+            f"no {' or '.join(missing)} feed in {root}: expected a folder or files named "
+            f"{', '.join(k + '*' for k in missing)}; found {listing}"
+        )
+    return out
+
+
+def _read_file(path: Path, kind: str) -> pd.DataFrame:
+    if path.suffix.lower() == ".parquet":
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise LakeError(f"{kind} file {path} is not a readable Parquet file: {exc}") from None
+    return _read_csv(path, kind)
+
+
+def _read_files(source: str | Path, kind: str) -> pd.DataFrame:
+    """All files of a source, as text, one after the other (the columns must agree)."""
+    paths = feed_files(source, kind)
+    frames = []
+    for path in paths:
+        frame = _read_file(path, kind)
+        frames.append(pd.DataFrame({c: _as_text(frame[c]) for c in frame.columns}))
+    first = list(frames[0].columns)
+    for path, frame in zip(paths[1:], frames[1:], strict=True):
+        if list(frame.columns) != first:
+            raise LakeError(
+                f"{kind} files disagree on columns: {paths[0]} has {first}, "
+                f"{path} has {list(frame.columns)}"
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
 def _read_csv(path: Path, kind: str) -> pd.DataFrame:
     if not path.is_file():
         raise LakeError(f"{kind} file not found: {path}")
@@ -91,7 +211,7 @@ def read_feed(
     backend: Backend | None = None,
     label: str | None = None,
 ) -> Feed:
-    """Read one raw feed: a CSV file, an existing table or a DataFrame.
+    """Read one raw feed: CSV/Parquet files, an existing table or a DataFrame.
 
     Parameters
     ----------
@@ -99,7 +219,8 @@ def read_feed(
         ``spend``: long ``date, channel, spend``; ``outcome``: ``date, <outcome>``;
         ``controls``: wide ``date, <control...>``.
     source : str, Path or pandas.DataFrame
-        A CSV path, a table name (``catalog.schema.table``) or a frame.
+        A file, folder or glob of CSV/Parquet files (local or under ``/Volumes/...``; see
+        :func:`feed_files`), a table name (``catalog.schema.table``) or a frame.
     backend : Backend, optional
         For a table source.
     label : str, optional
@@ -123,8 +244,9 @@ def read_feed(
         table = TableName.parse(str(source))
         frame, where = read_table(table, backend=backend), label or str(table)
     else:
-        path = Path(source)
-        frame, where = _read_csv(path, kind), label or str(path.resolve())
+        named = str(source)
+        where = label or (named if glob.has_magic(named) else str(Path(named).resolve()))
+        frame = _read_files(source, kind)
     frame = frame.reset_index(drop=True)
     text = pd.DataFrame({c: _as_text(frame[c]) for c in frame.columns}, index=frame.index)
     return Feed(kind, _normalize_columns(text, kind, where), where)

@@ -20,7 +20,7 @@ from mediamix.data.frames import DATE_DTYPE, Frequency
 from mediamix.errors import MediamixError
 from mediamix.lakehouse.quality import MAX_EXAMPLES, META_COLUMNS, DataQualityError, Issue
 
-__all__ = ["build_gold", "feed_frequency"]
+__all__ = ["MIN_PERIODS", "build_gold", "check_modelable", "feed_frequency"]
 
 
 def _day_numbers(dates: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
@@ -218,7 +218,8 @@ def _assemble(
     name = _value_columns(outcome)[0]
     control_names = _value_columns(controls)
     s_per = _periods(spend["date"], step, anchor)
-    lo, hi = grid[0], grid[-1] + pd.Timedelta(days=step - 1)
+    # Timedelta(days=...) warns under pandas 2 with numpy >= 2.5; a unit does not
+    lo, hi = grid[0], grid[-1] + pd.Timedelta(step - 1, unit="D")
     outside = spend["date"].lt(grid[0]) | spend["date"].gt(hi)
     issues = []
     if outside.any():
@@ -252,3 +253,30 @@ def _assemble(
     if extra:
         notes.append(f"{extra} control rows outside the outcome's range were not used")
     return gold.reset_index(drop=True), notes
+
+
+#: The fewest gold periods accepted: a single period leaves nothing to estimate from.
+MIN_PERIODS = 2
+
+
+def check_modelable(gold: pd.DataFrame) -> None:
+    """Refuse a gold frame no model can learn from: too few periods or a constant outcome.
+
+    Raises
+    ------
+    DataQualityError
+        ``too_few_periods`` (fewer than :data:`MIN_PERIODS` rows) or ``outcome_constant``
+        (the last column, the outcome, takes one value).
+    """
+    outcome = str(gold.columns[-1])
+    issues = []
+    if len(gold) < MIN_PERIODS:
+        reason = f"gold would have {len(gold)} period(s); a model needs at least {MIN_PERIODS}"
+        issues.append(Issue("too_few_periods", "date", reason, len(gold), ()))
+    values = gold[outcome].dropna().unique()
+    if len(gold) and len(values) <= 1:
+        shown = values[0] if len(values) else "missing"
+        reason = f"outcome {outcome!r} is constant ({shown}); there is nothing to explain"
+        issues.append(Issue("outcome_constant", outcome, reason, len(gold), ()))
+    if issues:
+        raise DataQualityError("gold", issues, "no table was changed")

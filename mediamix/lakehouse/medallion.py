@@ -10,7 +10,15 @@
 
 Each step reads the previous layer's tables and overwrites its own; a write whose content equals
 the table's current version is skipped, so re-running on the same input is idempotent and
-creates no versions. A failing step writes nothing to the tables it would have replaced. The
+creates no versions. :func:`ingest` computes every layer in memory before it writes any:
+
+- data no model can use (fewer than :data:`MIN_PERIODS` periods, or a constant outcome) is
+  refused before any table changes;
+- silver and gold move together or not at all: gold is built (and its grid rules checked)
+  before silver is written, and if writing gold still fails, each silver table written in the
+  run is put back to its previous content (a commit recorded with the reason).
+
+The
 feeds are read by :mod:`mediamix.lakehouse.feeds`, silver's row rules are in
 :mod:`mediamix.lakehouse.quality` and gold's grid rules in :mod:`mediamix.lakehouse.gold`.
 """
@@ -29,7 +37,7 @@ from mediamix.data.frames import TIMESTAMP_DTYPE, Frequency
 from mediamix.errors import MediamixError
 from mediamix.lakehouse.backend import Backend, WriteResult, frame_fingerprint
 from mediamix.lakehouse.feeds import FEEDS, Feed, empty_feed, read_feed, synthetic_feeds
-from mediamix.lakehouse.gold import build_gold
+from mediamix.lakehouse.gold import MIN_PERIODS, build_gold, check_modelable
 from mediamix.lakehouse.names import TableName
 from mediamix.lakehouse.quality import (
     DataQualityError,
@@ -47,15 +55,23 @@ if TYPE_CHECKING:
     from mediamix.data.generator import SyntheticData
 
 __all__ = [
+    "MIN_PERIODS",
+    "RESTORE_KEY",
     "TABLES",
     "IngestReport",
     "bronze_step",
+    "check_modelable",
     "gold_step",
     "ingest",
     "ingest_synthetic",
+    "restore_tables",
     "silver_step",
     "table_name",
+    "versions_before",
 ]
+
+#: Commit metadata key of a silver table put back after a failed gold write.
+RESTORE_KEY = "mediamix.restored_to"
 
 TABLES: dict[str, str] = {
     "bronze_spend": "mmm_bronze_spend",
@@ -139,18 +155,33 @@ def bronze_step(
         ``("bronze", WriteResult)`` per table.
     """
     be = backend or get_backend()
+    return _write_bronze(_bronze_frames(feeds, ingested_at), catalog, schema, be)
+
+
+def _bronze_frames(
+    feeds: Mapping[str, Feed], ingested_at: dt.datetime | None = None
+) -> dict[str, pd.DataFrame]:
+    """Each feed's bronze rows: as received, plus ``source``, ``source_row``, ``ingested_at``."""
     stamp = pd.Timestamp(ingested_at or dt.datetime.now(dt.UTC))
     stamp = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).tz_convert("UTC")
-    out = []
+    out = {}
     for kind in FEEDS:
         if kind not in feeds and kind != "controls":
             raise MediamixError(f"the {kind} feed is required")
         feed = feeds.get(kind) or empty_feed(kind)
-        rows = feed.frame.assign(
+        out[kind] = feed.frame.assign(
             source=feed.source,
             source_row=pd.Series(range(1, len(feed.frame) + 1), dtype="int64"),
             ingested_at=pd.Series(stamp, index=feed.frame.index, dtype=TIMESTAMP_DTYPE),
         )
+    return out
+
+
+def _write_bronze(
+    frames: Mapping[str, pd.DataFrame], catalog: str | None, schema: str | None, be: Backend
+) -> list[tuple[str, WriteResult]]:
+    out = []
+    for kind, rows in frames.items():
         fingerprint = frame_fingerprint(rows, exclude=("ingested_at",))
         name = table_name(f"bronze_{kind}", catalog, schema)
         res = write_table(rows, name, replace_schema=True, fingerprint=fingerprint, backend=be)
@@ -201,26 +232,54 @@ def silver_step(
     be = backend or get_backend()
     report = report if report is not None else IngestReport()
     bronze = {k: read_table(table_name(f"bronze_{k}", catalog, schema), backend=be) for k in FEEDS}
+    silver, rejects = _validate(bronze, channels, report)
+    _write_quarantine(rejects, allow_rejects, catalog, schema, be, report)
+    report.writes += _write_silver(silver, catalog, schema, be)
+    return report
+
+
+def _validate(
+    bronze: Mapping[str, pd.DataFrame], channels: Sequence[str] | None, report: IngestReport
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Silver's typed rows per feed and the rejects; the rejects are summarized in ``report``."""
     expected = None if channels is None else [normalize_name(c) for c in channels]
     spend, spend_rej, spend_dupes = validate_spend(bronze["spend"], expected)
     outcome, outcome_rej, outcome_dupes = validate_outcome(bronze["outcome"])
     controls, controls_rej, controls_dupes = validate_controls(bronze["controls"])
     frames = [f for f in (spend_rej, outcome_rej, controls_rej) if len(f)]
     rejects = _quarantine_order(pd.concat(frames) if frames else empty_rejects())
-    quarantine = table_name("quarantine", catalog, schema)
-    report.writes.append(("quarantine", write_table(rejects, quarantine, backend=be)))
     report.quarantined = int(rejects[["feed", "source_row"]].drop_duplicates().shape[0])
     report.issues = summarize(rejects)
     dupes = spend_dupes + outcome_dupes + controls_dupes
     if dupes:
         report.notes.append(f"collapsed {dupes} exact duplicate row(s)")
+    return {"spend": spend, "outcome": outcome, "controls": controls}, rejects
+
+
+def _write_quarantine(
+    rejects: pd.DataFrame,
+    allow_rejects: bool,
+    catalog: str | None,
+    schema: str | None,
+    be: Backend,
+    report: IngestReport,
+) -> None:
+    """Write the quarantine table; raise if rows were rejected and that is not allowed."""
+    quarantine = table_name("quarantine", catalog, schema)
+    report.writes.append(("quarantine", write_table(rejects, quarantine, backend=be)))
     if report.issues and not allow_rejects:
         note = f"{report.quarantined} row(s) rejected, see table {quarantine}"
         raise DataQualityError("silver", report.issues, note)
-    for kind, frame in (("spend", spend), ("outcome", outcome), ("controls", controls)):
+
+
+def _write_silver(
+    silver: Mapping[str, pd.DataFrame], catalog: str | None, schema: str | None, be: Backend
+) -> list[tuple[str, WriteResult]]:
+    out = []
+    for kind in FEEDS:
         name = table_name(f"silver_{kind}", catalog, schema)
-        report.writes.append(("silver", write_table(frame, name, replace_schema=True, backend=be)))
-    return report
+        out.append(("silver", write_table(silver[kind], name, replace_schema=True, backend=be)))
+    return out
 
 
 def gold_step(
@@ -255,24 +314,31 @@ def gold_step(
     """
     be = backend or get_backend()
     report = report if report is not None else IngestReport()
-    silver = {
-        k: read_table(table_name(f"silver_{k}", catalog, schema), backend=be).sort_values(
-            ["source", "source_row"], kind="stable"
-        )
-        for k in FEEDS
-    }
+    silver = {k: read_table(table_name(f"silver_{k}", catalog, schema), backend=be) for k in FEEDS}
+    gold = _gold(silver, frequency, channels, report)
+    name = table_name("gold", catalog, schema)
+    report.writes.append(("gold", write_table(gold, name, replace_schema=True, backend=be)))
+    return report
+
+
+def _gold(
+    silver: Mapping[str, pd.DataFrame],
+    frequency: Frequency,
+    channels: Sequence[str] | None,
+    report: IngestReport,
+) -> pd.DataFrame:
+    """The gold frame from silver's rows (in feed order); its notes go to ``report``."""
+    ordered = {k: f.sort_values(["source", "source_row"], kind="stable") for k, f in silver.items()}
     expected = None if channels is None else [normalize_name(c) for c in channels]
     gold, notes = build_gold(
-        silver["spend"],
-        silver["outcome"],
-        silver["controls"],
+        ordered["spend"],
+        ordered["outcome"],
+        ordered["controls"],
         frequency=frequency,
         channels=expected,
     )
-    name = table_name("gold", catalog, schema)
-    report.writes.append(("gold", write_table(gold, name, replace_schema=True, backend=be)))
     report.notes += notes
-    return report
+    return gold
 
 
 def ingest(
@@ -288,12 +354,13 @@ def ingest(
     backend: Backend | None = None,
     lakehouse: str | Path | None = None,
 ) -> IngestReport:
-    """Run bronze -> silver -> gold on raw feeds (CSV paths, table names or frames).
+    """Run bronze -> silver -> gold on raw feeds (files, folders, globs, tables or frames).
 
     Parameters
     ----------
     spend, outcome : str, Path or pandas.DataFrame
-        Long spend ``date, channel, spend`` and outcome ``date, <outcome>``.
+        Long spend ``date, channel, spend`` and outcome ``date, <outcome>``: CSV/Parquet
+        files, folders or globs, local or on a Volume (see :func:`read_feed`), or tables.
     controls : str, Path or pandas.DataFrame, optional
         Wide controls ``date, <control...>``.
     channels : sequence of str, optional
@@ -332,29 +399,75 @@ def _run(
     schema: str | None,
     backend: Backend,
 ) -> IngestReport:
+    """Compute bronze, silver and gold in memory, then write them (see the module's notes)."""
     report = IngestReport()
-    report.writes += bronze_step(feeds, catalog=catalog, schema=schema, backend=backend)
+    bronze = _bronze_frames(feeds)
+    silver, rejects = _validate(bronze, channels, report)
+    gold: pd.DataFrame | None = None
+    gold_error: DataQualityError | None = None
+    if not report.issues or allow_rejects:
+        try:
+            gold = _gold(silver, frequency, channels, report)
+        except DataQualityError as exc:  # a grid problem: bronze and quarantine still recorded
+            gold_error = exc
+        if gold is not None:
+            check_modelable(gold)
     try:
-        silver_step(
-            channels=channels,
-            allow_rejects=allow_rejects,
-            catalog=catalog,
-            schema=schema,
-            backend=backend,
-            report=report,
-        )
-        gold_step(
-            frequency=frequency,
-            channels=channels,
-            catalog=catalog,
-            schema=schema,
-            backend=backend,
-            report=report,
-        )
+        report.writes += _write_bronze(bronze, catalog, schema, backend)
+        _write_quarantine(rejects, allow_rejects, catalog, schema, backend, report)
+        if gold_error is not None:
+            raise gold_error
+        assert gold is not None  # either gold was built or an error was raised above
+        _write_together(silver, gold, catalog, schema, backend, report)
     except DataQualityError as exc:
         exc.report = report
         raise
     return report
+
+
+def _write_together(
+    silver: Mapping[str, pd.DataFrame],
+    gold: pd.DataFrame,
+    catalog: str | None,
+    schema: str | None,
+    be: Backend,
+    report: IngestReport,
+) -> None:
+    """Write silver, then gold; if gold fails, put back each silver table this run changed."""
+    before = versions_before(be, [table_name(f"silver_{k}", catalog, schema) for k in FEEDS])
+    written = _write_silver(silver, catalog, schema, be)
+    try:
+        gold_name = table_name("gold", catalog, schema)
+        res = write_table(gold, gold_name, replace_schema=True, backend=be)
+    except Exception as exc:
+        restore_tables(be, before, written, f"gold write failed: {type(exc).__name__}")
+        raise
+    report.writes += [*written, ("gold", res)]
+
+
+def versions_before(be: Backend, tables: Sequence[TableName]) -> dict[TableName, int | None]:
+    """Each table's current version (``None`` where it does not exist yet)."""
+    return {t: be.version(t) if be.exists(t) else None for t in tables}
+
+
+def restore_tables(
+    be: Backend,
+    before: Mapping[TableName, int | None],
+    written: Sequence[tuple[str, WriteResult]],
+    reason: str,
+) -> None:
+    """Put each table written in this run back to its content at ``before`` (a new commit).
+
+    The commit records :data:`RESTORE_KEY` = ``version N (reason)`` in the table's history.
+    A table that did not exist before keeps what was written: there is nothing to go back to.
+    """
+    for _, w in written:
+        version = before.get(w.table)
+        if w.skipped or version is None:
+            continue
+        previous = be.read(w.table, version=version)
+        meta = {RESTORE_KEY: f"version {version} ({reason})"}
+        write_table(previous, w.table, replace_schema=True, metadata=meta, backend=be)
 
 
 def ingest_synthetic(

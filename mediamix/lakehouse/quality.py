@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mediamix.data.frames import DATE_DTYPE, TIMESTAMP_DTYPE
+from mediamix.data.validation import MAX_MAGNITUDE
 from mediamix.errors import MediamixError
 
 __all__ = [
@@ -43,6 +44,7 @@ RULES: dict[str, str] = {
     "date_unparseable": "a date that is not an ISO calendar date (YYYY-MM-DD)",
     "value_missing": "an empty or NaN value where a number is needed (spend, outcome, control)",
     "value_not_numeric": "a value that is not a finite number",
+    "value_absurd": "a finite value of magnitude 1e15 or more (a unit or typing error)",
     "spend_negative": "a negative spend",
     "channel_unknown": "a channel that is not expected, empty, or not a valid column name",
     "duplicate_conflict": "several rows for one key (date, or date and channel) that disagree",
@@ -198,10 +200,20 @@ def _check_values(
 ) -> tuple[pd.Series, list[pd.DataFrame]]:
     values, missing, not_numeric = parse_numbers(bronze[column])
     bad = _text(bronze[column]).map(repr)
+    # the model refuses such values too (data.validation); quarantined here, before silver
+    absurd = values.abs() >= MAX_MAGNITUDE
     return values, [
         _reject(bronze, missing, feed, "value_missing", column, f"{label} is empty or NaN"),
         _reject(
             bronze, not_numeric, feed, "value_not_numeric", column, bad + " is not a finite number"
+        ),
+        _reject(
+            bronze,
+            absurd,
+            feed,
+            "value_absurd",
+            column,
+            bad + f" has magnitude >= {MAX_MAGNITUDE:.0e}; check its units",
         ),
     ]
 

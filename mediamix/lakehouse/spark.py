@@ -21,13 +21,30 @@ from mediamix.lakehouse.backend import (
     HistoryEntry,
     WriteMode,
     check_columns,
+    merge_predicate,
     normalize_dates,
     schema_mismatch,
 )
 from mediamix.lakehouse.names import LakeError, TableName
 from mediamix.runtime import on_databricks
 
-__all__ = ["SparkBackend", "active_delta_spark", "spark_has_delta"]
+__all__ = ["SparkBackend", "active_delta_spark", "merge_statement", "spark_has_delta"]
+
+#: Spark Delta's session setting whose value each commit records as ``userMetadata``.
+_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def merge_statement(target: str, source_view: str, keys: list[str]) -> str:
+    """The Delta ``MERGE INTO`` that upserts a view into a table by ``keys``.
+
+    Rows whose keys match are replaced (``UPDATE SET *``), the others inserted
+    (``INSERT *``); the source holds only new and changed rows, so every match is a change.
+    """
+    return (
+        f"MERGE INTO {target} AS t USING {source_view} AS s ON {merge_predicate(keys)} "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )
+
 
 _DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 
@@ -161,7 +178,7 @@ class SparkBackend:
     def _to_pandas(self, sdf: Any) -> pd.DataFrame:
         if hasattr(sdf, "toArrow"):  # Spark >= 4: Arrow across, no pandas conversion in Spark
             return from_arrow(sdf.toArrow())
-        types = dict(sdf.dtypes)  # pragma: no cover - Spark 3.5
+        types = dict(sdf.dtypes)  # Spark 3.5 (Databricks Runtime 16.4 LTS)
         df = sdf.toPandas()
         tz = self.spark.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
         for col, kind in types.items():
@@ -182,8 +199,8 @@ class SparkBackend:
         table_arrow = to_arrow(df, table)
         if int(str(self.spark.version).split(".")[0]) >= 4:
             return self.spark.createDataFrame(table_arrow, schema=ddl)
-        data = table_arrow.to_pandas(date_as_object=True)  # pragma: no cover - Spark 3.5
-        return self.spark.createDataFrame(data, schema=ddl)  # pragma: no cover
+        data = table_arrow.to_pandas(date_as_object=True)  # Spark 3.5: pandas across
+        return self.spark.createDataFrame(data, schema=ddl)
 
     def write(
         self,
@@ -210,6 +227,37 @@ class SparkBackend:
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LakeError(f"writing {table} failed: {first}") from exc
+        return self.version(table)
+
+    def merge(
+        self, df: pd.DataFrame, table: TableName, *, keys: list[str], metadata: dict[str, str]
+    ) -> int | None:
+        """Upsert ``df`` by ``keys`` with Delta ``MERGE INTO``, recording ``metadata``.
+
+        Delta has no per-statement option for commit metadata in SQL, so the session's
+        ``userMetadata`` setting is set around the statement and put back afterwards.
+        """
+        name = self._require(table)
+        if not self.delta:
+            raise LakeError(f"{table}: MERGE needs Delta, not {self.fmt}")
+        sdf = self._to_spark(df, table)
+        want = [(f.name, f.dataType.simpleString()) for f in sdf.schema.fields]
+        schema_mismatch(table, self._spark_columns(table), want)
+        view = f"mediamix_merge_{table.table}"
+        sdf.createOrReplaceTempView(view)
+        before = self.spark.conf.get(_USER_METADATA, None)
+        self.spark.conf.set(_USER_METADATA, json.dumps(metadata, sort_keys=True))
+        try:
+            self.spark.sql(merge_statement(name, view, keys))
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LakeError(f"merging into {table} failed: {first}") from exc
+        finally:
+            if before is None:
+                self.spark.conf.unset(_USER_METADATA)
+            else:
+                self.spark.conf.set(_USER_METADATA, before)
+            self.spark.catalog.dropTempView(view)
         return self.version(table)
 
     def version(self, table: TableName) -> int | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -139,6 +140,7 @@ def write_table(
     mode: WriteMode = "overwrite",
     replace_schema: bool = False,
     fingerprint: str | None = None,
+    metadata: Mapping[str, str] | None = None,
     backend: Backend | None = None,
     lakehouse: str | Path | None = None,
 ) -> WriteResult:
@@ -159,6 +161,9 @@ def write_table(
     fingerprint : str, optional
         Content hash recorded in the commit; defaults to :func:`frame_fingerprint` of ``df``.
         An overwrite whose fingerprint equals the current version's is skipped.
+    metadata : mapping, optional
+        More commit metadata (keys ``mediamix.*``), such as why the commit was made; recorded
+        in the table's history.
     backend, lakehouse
         As in :func:`read_table`.
 
@@ -176,9 +181,8 @@ def write_table(
         last = be.history(table, limit=1)
         if last and last[0].metadata.get(FINGERPRINT_KEY) == fp:
             return WriteResult(table, last[0].version, len(df), skipped=True)
-    version = be.write(
-        df, table, mode=mode, replace_schema=replace_schema, metadata={FINGERPRINT_KEY: fp}
-    )
+    meta = dict(metadata or {}) | {FINGERPRINT_KEY: fp}
+    version = be.write(df, table, mode=mode, replace_schema=replace_schema, metadata=meta)
     return WriteResult(table, version, len(df))
 
 
@@ -229,12 +233,34 @@ def looks_like_table_name(source: str | Path) -> bool:
     return bool(_NAME.match(text))
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV file, or say in one line why it is not one (empty, binary, malformed)."""
+    with path.open("rb") as handle:
+        if b"\x00" in handle.read(8192):  # text never holds NUL bytes; binaries nearly always do
+            raise LakeError(f"{path} is not a text CSV file (it holds binary data)")
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise LakeError(f"{path} is empty: expected a CSV file with a header row") from None
+    except UnicodeDecodeError as exc:
+        raise LakeError(
+            f"{path} is not a text CSV file (byte {exc.start} is not UTF-8 text)"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise LakeError(f"{path} is not a well-formed CSV file: {exc}".strip()) from None
+    if df.empty:
+        raise LakeError(f"{path} has a header but no data rows")
+    return df
+
+
 def load_modeling_frame(
     source: str | Path,
     *,
     version: int | None = None,
     backend: Backend | None = None,
     lakehouse: str | Path | None = None,
+    date_column: str = "date",
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Load the modeling table from a gold table name or a CSV file.
 
@@ -247,6 +273,9 @@ def load_modeling_frame(
         For a table: the version to read.
     backend, lakehouse
         For a table, as in :func:`read_table`.
+    date_column, date_format : str, optional
+        The column that holds the dates (renamed ``date``) and its ``strftime`` format (ISO
+        dates by default): the model config's keys of the same names.
 
     Returns
     -------
@@ -265,13 +294,21 @@ def load_modeling_frame(
         path = Path(source)
         if not path.is_file():
             raise LakeError(f"{source} is neither a file nor a table name (catalog.schema.table)")
-        df = pd.read_csv(path)
+        df = _read_csv(path)
+    if date_column != "date" and date_column in df.columns and "date" not in df.columns:
+        df = df.rename(columns={date_column: "date"})
     if "date" not in df.columns:
-        raise LakeError(f"{source} has no 'date' column; its columns are {list(df.columns)}")
+        raise LakeError(
+            f"{source} has no {date_column!r} column; its columns are {list(df.columns)} "
+            "(the model config's date_column names the date column)"
+        )
     try:
-        df["date"] = pd.to_datetime(df["date"], format="ISO8601").astype(DATE_DTYPE)
+        df["date"] = pd.to_datetime(df["date"], format=date_format or "ISO8601").astype(DATE_DTYPE)
     except (ValueError, TypeError) as exc:
-        raise LakeError(f"{source}: column 'date' holds values that are not dates: {exc}") from None
+        raise LakeError(
+            f"{source}: column {date_column!r} holds values that are not dates in the format "
+            f"{date_format or 'ISO (2021-03-01)'}: {exc}"
+        ) from None
     if looks_like_table_name(source):
         # a table has no row order; a file's order is the user's and is validated, not fixed
         df = df.sort_values("date", kind="stable")

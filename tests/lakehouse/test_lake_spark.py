@@ -10,6 +10,7 @@ delta-storage jars matching the installed pyspark) and is skipped otherwise.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,15 @@ from mediamix.lakehouse.spark import SparkBackend, spark_has_delta
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    # pyspark 3.5 (Databricks Runtime 16.4) calls APIs that pandas and numpy have deprecated
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark"),
 ]
+if int(__import__("pyspark").__version__.split(".")[0]) < 4:
+    # pyspark 3.5 leaves the socket of each collect to the garbage collector (fixed in 4.0)
+    pytestmark += [
+        pytest.mark.filterwarnings("ignore:unclosed <socket:ResourceWarning"),
+        pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    ]
 
 NO_DELTA = (
     "Delta Lake's Spark jars are not available: they are downloaded from Maven Central, which "
@@ -54,6 +63,8 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.warehouse.dir", str(warehouse))
+        # as on Databricks, where Arrow carries pandas <-> Spark conversions (Spark 3.5's path)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         # not UTC, so that timestamp conversions are really exercised
         .config("spark.sql.session.timeZone", "America/New_York")
     )
@@ -67,10 +78,13 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 "org.apache.spark.sql.delta.catalog.DeltaCatalog",
             )
         )
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    # Spark 3.5 converts pandas rows in Python workers: they must run this interpreter
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYSPARK_PYTHON", sys.executable)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+        yield session
+        session.stop()
 
 
 @pytest.fixture

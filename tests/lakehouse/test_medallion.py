@@ -363,7 +363,9 @@ def test_a_failing_gold_step_keeps_the_previous_gold(tmp_path: Path, good: dict[
     assert info.value.step == "gold"
     assert [(i.rule, i.column) for i in info.value.issues] == [("date_grid_gap", "sales")]
     assert "2024-01-15" in str(info.value)
-    assert version(root, "silver_outcome") == 1  # silver passed and was written
+    # silver and gold move together: silver's rows passed, but gold failed, so neither moved
+    assert version(root, "silver_outcome") == 0
+    assert version(root, "silver_spend") == 0
     assert version(root, "gold") == 0
     pd.testing.assert_frame_equal(lake.read_table("mmm_gold", lakehouse=root), before)
 

@@ -30,3 +30,22 @@ def test_parse_numbers_separates_missing_from_not_numeric() -> None:
 )
 def test_normalize_name(raw: str, expected: str) -> None:
     assert normalize_name(raw) == expected
+
+
+def test_absurd_values_are_quarantined_with_their_row() -> None:
+    from mediamix.lakehouse.quality import validate_outcome
+
+    bronze = pd.DataFrame(
+        {
+            "date": ["2024-01-01", "2024-01-08", "2024-01-15"],
+            "sales": ["10.5", "3e18", "-2e15"],
+            "source": "sales.csv",
+            "source_row": [2, 3, 4],
+            "ingested_at": pd.Timestamp("2024-02-01"),
+        }
+    )
+    silver, rejects, _ = validate_outcome(bronze)
+    assert silver["sales"].tolist() == [10.5]
+    assert rejects["rule"].tolist() == ["value_absurd", "value_absurd"]
+    assert rejects["source_row"].tolist() == [3, 4]
+    assert "'3e18' has magnitude >= 1e+15" in rejects["reason"].iloc[0]
