@@ -1,0 +1,156 @@
+"""``mediamix fit``: one model fitted, saved, tracked in MLflow and, if it converged, registered.
+
+Every path it will write is checked before the data is read, and ``SIGINT``/``SIGTERM`` at any
+point end it with status 130/143, no fit file and the MLflow run ``KILLED``
+(:mod:`mediamix.inference.interrupts`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mediamix.commands.paths import check_output_dir
+from mediamix.errors import MediamixError
+
+if TYPE_CHECKING:
+    from mediamix.config.model import ModelConfig
+    from mediamix.mlops.tracking import TrackedRun
+
+__all__ = ["run_fit"]
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """``mediamix fit``: check paths, fit, save, log to MLflow and register if converged."""
+    from mediamix.inference.interrupts import interrupt_guard
+
+    with interrupt_guard():  # SIGTERM too, anywhere in the command: exit 143, run KILLED
+        return _fit_command(args)
+
+
+def _fit_config(args: argparse.Namespace, out: Path) -> ModelConfig:
+    """The config with the command line's sampler settings, after checking ``--out``."""
+    from mediamix.config.model import load_model_config
+
+    check_output_dir(out, "--out")  # before sampling: a bad path must never cost a fit
+    for name in ("fit.nc", "summary.json"):
+        if (out / name).is_dir():
+            raise MediamixError(f"--out {out}: {out / name} is a directory; remove it")
+    return load_model_config(args.config).with_sampler(
+        sampler=args.sampler,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        target_accept=args.target_accept,
+    )
+
+
+def _load_data(args: argparse.Namespace, config: ModelConfig) -> tuple[dict[str, str], Any]:
+    """The data source to track and the frame, read as the config's date keys say."""
+    from mediamix.lakehouse.tables import load_modeling_frame
+    from mediamix.mlops.provenance import describe_data_source
+
+    source = {} if args.no_tracking else describe_data_source(args.data, lakehouse=args.lakehouse)
+    version = int(source["version"]) if source.get("version") else None  # the version tracked
+    frame = load_modeling_frame(
+        args.data,
+        version=version,
+        lakehouse=args.lakehouse,
+        date_column=config.date_column,
+        date_format=config.date_format,
+    )
+    return source, frame
+
+
+def _show_notes(show: Any) -> Any:
+    """``warnings.showwarning`` that prints data notes as one plain ``note:`` line."""
+    from mediamix.data.columns import UnusedColumnsWarning
+
+    def showwarning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, UnusedColumnsWarning):
+            print(f"note: {message}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return showwarning
+
+
+def _fit_command(args: argparse.Namespace) -> int:
+    import contextlib
+    import json
+    import warnings
+
+    from mediamix.analysis.summary import fit_summary
+    from mediamix.inference.diagnostics import ConvergenceWarning
+    from mediamix.inference.fit import fit
+    from mediamix.mlops.tracking import tracked_run
+
+    out = Path(args.out)
+    config = _fit_config(args, out)
+    source, frame = _load_data(args, config)
+    s = config.sampler
+    print(
+        f"fitting {len(config.channels)} channels on {len(frame)} periods with {s.sampler} "
+        f"({s.chains} chains x {s.tune} tune + {s.draws} draws)",
+        file=sys.stderr,
+    )
+    tracking: contextlib.AbstractContextManager[TrackedRun | None] = (
+        contextlib.nullcontext()
+        if args.no_tracking
+        else tracked_run(
+            config, data_source=source, experiment=args.experiment, tracking_uri=args.tracking_uri
+        )
+    )
+    run: TrackedRun | None = None
+    try:
+        with tracking as run:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # reported below instead
+                warnings.showwarning = _show_notes(warnings.showwarning)
+                result = fit(frame, config, progress=args.progress or sys.stderr.isatty())
+            out.mkdir(parents=True, exist_ok=True)
+            fit_path = result.save(out / "fit.nc")
+            summary = fit_summary(result)
+            summary["mlflow_run_id"] = None if run is None else run.run_id
+            (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            if run is not None:
+                summary = run.log_fit(
+                    result,
+                    register_as=args.register_as,
+                    fit_path=fit_path,
+                    summary=summary,
+                    register_anyway=args.register_anyway,
+                )
+                (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    except BaseException:
+        if run is not None:
+            print(f"MLflow run {run.run_id} ended {run.status}; {run.ui_command}", file=sys.stderr)
+        raise
+    print(f"wrote {out / 'summary.json'} and {fit_path}")
+    _print_fit(summary, run)
+    return 0
+
+
+def _print_fit(summary: dict[str, Any], run: TrackedRun | None) -> None:
+    diag = summary["diagnostics"]
+    for name, ch in summary["channels"].items():
+        r = ch["roas"]
+        print(f"  ROAS {name:<12} {r['mean']:8.3f}  [{r['hdi_low']:.3f}, {r['hdi_high']:.3f}]")
+    print(
+        f"  R2 {diag['r2']:.3f}  MAPE {diag['mape']:.2f}%  max R-hat {diag['r_hat_max']:.3f}  "
+        f"min ESS {diag['ess_bulk_min']:.0f}  divergences {diag['divergences']}  "
+        f"{diag['fit_seconds']:.1f} s"
+    )
+    if run is not None:
+        print(f"MLflow run {run.run_id} (experiment {run.target.experiment})")
+        print(f"  view it: {run.ui_command}")
+        print(f"  model:   {run.model_uri}")
+        if run.registered_model:
+            print(f"  registered as {run.registered_model}")
+        elif run.registration_skipped:
+            print(f"  NOT registered: {run.registration_skipped}", file=sys.stderr)
+    if not diag["converged"]:
+        print("WARNING: the fit did NOT converge: " + "; ".join(diag["problems"]), file=sys.stderr)

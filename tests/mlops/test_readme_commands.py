@@ -1,0 +1,44 @@
+"""The README's MLflow commands work from a fresh clone, without an activated venv."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+BIN = Path(sys.executable).parent
+
+
+def test_printed_ui_command_runs_without_the_venv_on_path(tmp_path: Path) -> None:
+    code = (
+        "from mediamix.mlops.target import resolve_target\n"
+        "print(resolve_target(None, tracking_uri='sqlite:///m.db').ui_command)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    command = done.stdout.strip()
+    executable, _, rest = command.partition(" ")
+    assert rest.startswith("ui --backend-store-uri sqlite:///"), command
+    assert Path(executable).is_file() and os.access(executable, os.X_OK), command
+    shown = subprocess.run(
+        [executable, "ui", "--help"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert shown.returncode == 0 and "--backend-store-uri" in shown.stdout
+
+
+def test_readme_commands_name_the_venv() -> None:
+    ui = [line for line in README.splitlines() if re.search(r"\bmlflow ui --", line)]
+    assert ui
+    for line in ui:
+        assert ".venv/bin/mlflow ui" in line, line
+    serve = re.search(r"^(.*\n)?.*mlflow models serve.*$", README, re.MULTILINE)
+    assert serve is not None
+    # the scoring server starts `uvicorn` through PATH: the venv's bin must be on it
+    assert 'PATH="$PWD/.venv/bin:$PATH"' in serve.group(0)
+    assert (BIN / "uvicorn").is_file()
