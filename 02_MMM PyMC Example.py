@@ -126,7 +126,7 @@ result, run = fit_tracked(
     keep_open=True,
 )
 print(f"MLflow run {run.run_id} in experiment {run.target.experiment}")
-print(f"model: {run.model_uri}; registered: {run.registered_model}")
+print(f"model: {run.model_uri}; registered: {run.registered_model or run.registration_skipped}")
 
 # COMMAND ----------
 
@@ -253,7 +253,7 @@ print(f"gold table:   {gold.name} version {gold.version} ({gold.backend}: {gold.
 print(f"MLflow run:   {run.run_id} (experiment {run.target.experiment})")
 print(f"tracking:     {run.target.tracking_uri}")
 print(f"model:        {run.model_uri}")
-print(f"registered:   {run.registered_model}")
+print(f"registered:   {run.registered_model or run.registration_skipped}")
 if nb.on_databricks:
     print("MLflow UI:    open the experiment in the workspace")
 else:

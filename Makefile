@@ -16,14 +16,26 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_REQS := bench/requirements-pymc-marketing.txt
 BENCH_ARGS ?=
 
-.PHONY: help env test lint typecheck pytest run bench bench-env recovery clean
+# The Spark backend is tested under pyspark 3.5 too (Databricks Runtime 16.4 LTS), in a venv of
+# its own built with .venv's interpreter and uv, rebuilt only when its requirements change.
+SPARK35_VENV ?= .venv-spark35
+SPARK35_PY := $(SPARK35_VENV)/bin/python
+SPARK35_STAMP := $(SPARK35_VENV)/.installed
+SPARK35_REQS := tests/requirements-spark35.txt
+
+.PHONY: help env test lint typecheck pytest run app bench bench-env recovery scale clean bundle spark35-env spark35-test
 
 help:
 	@echo "make test   - create/update the environment, then ruff, mypy and pytest"
 	@echo "make run    - create/update the environment, then run the local pipeline"
+	@echo "make app    - the budget planner on http://127.0.0.1:8050 over the model 'make run'"
+	@echo "              registered (APP_FIT=DIR or models:/NAME/VERSION for another fit)"
 	@echo "make bench     - mediamix vs PyMC-Marketing, speed and accuracy (writes docs/benchmarks.md)"
+	@echo "make scale     - fit-many on local[2]: 40 groups, efficiency (writes docs/scale.json)"
 	@echo "make recovery  - ROAS recovery study over many seeds (writes docs/recovery.md)"
 	@echo "                 both take BENCH_ARGS, e.g. BENCH_ARGS='--datasets a --draws 200 --tune 200'"
+	@echo "make spark35-test - the Spark backend's tests under pyspark 3.5 (in .venv-spark35)"
+	@echo "make bundle    - regenerate databricks.yml from the job's Python specification"
 
 # The environment is rebuilt only when the dependency lists change. Packages are byte-compiled
 # at install: where PYTHONDONTWRITEBYTECODE is set, nothing else would, and every process would
@@ -56,6 +68,14 @@ test: lint typecheck pytest
 run: $(STAMP)
 	$(VPY) RUNME.py --local
 
+# The budget planner over every version of the model `make run` registers as `mmm` in
+# ./mlflow.db (its fit is each version's run artifact fit/fit.nc, under ./mlruns).
+APP_FIT ?= models:/mmm
+APP_ARGS ?=
+app: $(STAMP)
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} \
+		$(VPY) -m mediamix app --fit $(APP_FIT) $(APP_ARGS)
+
 $(BENCH_STAMP): $(BENCH_REQS) | $(STAMP)
 	rm -rf "$(BENCH_VENV)"
 	"$(VENV)/bin/uv" venv -q --python "$$("$(VPY)" -c 'import sys; print(sys._base_executable)')" "$(BENCH_VENV)"
@@ -70,5 +90,24 @@ bench: $(STAMP) $(BENCH_STAMP)
 recovery: $(STAMP)
 	$(VPY) -m bench --study recovery $(BENCH_ARGS)
 
+# fit-many on local Spark: 40 groups x 104 weeks x 3 channels (writes docs/scale.json)
+scale: $(STAMP)
+	$(VPY) -m bench --study scale $(BENCH_ARGS)
+
+$(SPARK35_STAMP): $(SPARK35_REQS) pyproject.toml requirements.txt | $(STAMP)
+	rm -rf "$(SPARK35_VENV)"
+	"$(VENV)/bin/uv" venv -q --python "$$("$(VPY)" -c 'import sys; print(sys._base_executable)')" "$(SPARK35_VENV)"
+	"$(VENV)/bin/uv" pip install -q --compile-bytecode --python "$(SPARK35_PY)" -e . -r $(SPARK35_REQS)
+	@touch $(SPARK35_STAMP)
+
+spark35-env: $(SPARK35_STAMP)
+
+spark35-test: $(SPARK35_STAMP)
+	$(SPARK35_PY) -m pytest -q -p no:cacheprovider tests/lakehouse/test_lake_spark.py
+
+# databricks.yml is generated from mediamix/databricks/job_spec.py (a test checks it is current)
+bundle: $(STAMP)
+	$(VPY) -m mediamix.databricks.bundle
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(SPARK35_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -13,6 +13,10 @@ A quick smoke run of one dataset, written elsewhere::
 Recovery study, 20 seeds of datasets (a) and (b)::
 
     .venv/bin/python -m bench --study recovery
+
+Scale-out study (``make scale``): 40 groups on local Spark, written to ``docs/scale.json``::
+
+    .venv/bin/python -m bench --study scale --groups 40 --weeks 104 --channels 3
 """
 
 from __future__ import annotations
@@ -45,7 +49,13 @@ def _names(text: str, allowed: list[str], what: str) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    p.add_argument("--study", choices=["speed", "recovery"], default="speed")
+    p.add_argument("--study", choices=["speed", "recovery", "scale"], default="speed")
+    p.add_argument("--groups", type=int, default=40, help="scale: number of groups")
+    p.add_argument("--weeks", type=int, default=104, help="scale: weeks per group")
+    p.add_argument("--channels", type=int, default=3, help="scale: channels per group")
+    p.add_argument("--alone", type=int, default=40, help="scale: groups also fitted alone")
+    p.add_argument("--master", default="local[2]", help="scale: Spark master")
+    p.add_argument("--sampler", default=None, help="scale: sampler (default the config's)")
     p.add_argument("--datasets", help="comma-separated keys (speed: a,b,c; recovery: a,b)")
     p.add_argument("--libraries", default="mediamix,pymc-marketing", help="speed study only")
     p.add_argument("--chains", type=int, default=4)
@@ -91,6 +101,14 @@ def _write(
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen study and write its report."""
     args = parse_args(argv)
+    if args.study == "scale":
+        from bench.scale import print_summary, scale_study
+
+        results = scale_study(args)
+        raw = REPO_ROOT / (args.json or "docs/scale.json")
+        raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        print_summary(results)
+        return 0
     datasets = _names(args.datasets or DEFAULT_DATASETS[args.study], list(DATASETS), "datasets")
     settings = FitSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
     stem = DEFAULT_OUTPUT[args.study]

@@ -10,22 +10,45 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mediamix.errors import MediamixError
-
-if TYPE_CHECKING:
-    from mediamix.mlops.tracking import TrackedRun
 
 __all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _generate_groups(args: argparse.Namespace, generator: Any, groups: int) -> int:
+    from mediamix.data.generator import generate_groups
+
+    if args.ingest:
+        raise MediamixError("--ingest writes one gold table; it does not take --groups")
+    grouped = generate_groups(generator, groups, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    grouped.data.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+    tmp.replace(out)
+    print(f"wrote {len(grouped.data)} rows of {groups} groups (column 'group') to {out}")
+    if args.truth:
+        grouped.write_json(args.truth)
+        print(f"wrote each group's ground truth to {args.truth}")
+    return 0
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
+    from mediamix.commands.paths import check_output_file
     from mediamix.data.generator import Generator
 
-    result = Generator.from_config_file(args.config).generate(seed=args.seed)
+    check_output_file(Path(args.out), "--out")
+    if args.truth:  # checked first, so that a bad --truth leaves nothing written at all
+        check_output_file(Path(args.truth), "--truth")
+    generator = Generator.from_config_file(args.config)
+    groups = args.groups or generator.config.groups
+    if groups:
+        return _generate_groups(args, generator, groups)
+    result = generator.generate(seed=args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -48,80 +71,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    import contextlib
-    import json
-    import warnings
+    from mediamix.commands.fit import run_fit
 
-    from mediamix.analysis.summary import fit_summary
-    from mediamix.config.model import load_model_config
-    from mediamix.inference.diagnostics import ConvergenceWarning
-    from mediamix.inference.fit import fit
-    from mediamix.lakehouse.tables import load_modeling_frame
-    from mediamix.mlops.provenance import describe_data_source
-    from mediamix.mlops.tracking import tracked_run
-
-    config = load_model_config(args.config).with_sampler(
-        sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed
-    )
-    source = {} if args.no_tracking else describe_data_source(args.data, lakehouse=args.lakehouse)
-    version = int(source["version"]) if source.get("version") else None  # the version tracked
-    frame = load_modeling_frame(args.data, version=version, lakehouse=args.lakehouse)
-    s = config.sampler
-    print(
-        f"fitting {len(config.channels)} channels on {len(frame)} periods with {s.sampler} "
-        f"({s.chains} chains x {s.tune} tune + {s.draws} draws)",
-        file=sys.stderr,
-    )
-    tracking: contextlib.AbstractContextManager[TrackedRun | None] = (
-        contextlib.nullcontext()
-        if args.no_tracking
-        else tracked_run(
-            config, data_source=source, experiment=args.experiment, tracking_uri=args.tracking_uri
-        )
-    )
-    run: TrackedRun | None = None
-    try:
-        with tracking as run:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)  # reported below instead
-                result = fit(frame, config, progress=args.progress or sys.stderr.isatty())
-            out = Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
-            fit_path = result.save(out / "fit.nc")
-            summary = fit_summary(result)
-            summary["mlflow_run_id"] = None if run is None else run.run_id
-            (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-            if run is not None:
-                run.log_fit(
-                    result, register_as=args.register_as, fit_path=fit_path, summary=summary
-                )
-    except BaseException:
-        if run is not None:
-            print(f"MLflow run {run.run_id} ended {run.status}; {run.ui_command}", file=sys.stderr)
-        raise
-    print(f"wrote {out / 'summary.json'} and {fit_path}")
-    _print_fit(summary, run)
-    return 0
-
-
-def _print_fit(summary: dict[str, Any], run: TrackedRun | None) -> None:
-    diag = summary["diagnostics"]
-    for name, ch in summary["channels"].items():
-        r = ch["roas"]
-        print(f"  ROAS {name:<12} {r['mean']:8.3f}  [{r['hdi_low']:.3f}, {r['hdi_high']:.3f}]")
-    print(
-        f"  R2 {diag['r2']:.3f}  MAPE {diag['mape']:.2f}%  max R-hat {diag['r_hat_max']:.3f}  "
-        f"min ESS {diag['ess_bulk_min']:.0f}  divergences {diag['divergences']}  "
-        f"{diag['fit_seconds']:.1f} s"
-    )
-    if run is not None:
-        print(f"MLflow run {run.run_id} (experiment {run.target.experiment})")
-        print(f"  view it: {run.ui_command}")
-        print(f"  model:   {run.model_uri}")
-        if run.registered_model:
-            print(f"  registered as {run.registered_model}")
-    if not diag["converged"]:
-        print("WARNING: the fit did NOT converge: " + "; ".join(diag["problems"]), file=sys.stderr)
+    return run_fit(args)
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -129,6 +81,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from mediamix.lakehouse.quality import DataQualityError
 
     channels = [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels else None
+    if args.incremental:
+        return _cmd_ingest_increment(args, channels)
     try:
         report = ingest(
             args.spend,
@@ -145,6 +99,27 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         if exc.report is not None and exc.report.writes:
             print(exc.report.format(issues=False))  # what was written before the failure
         raise
+    print(report.format())
+    return 0
+
+
+def _cmd_ingest_increment(args: argparse.Namespace, channels: list[str] | None) -> int:
+    """``ingest --incremental``: MERGE a delivery of new or restated periods."""
+    from mediamix.lakehouse.incremental import ingest_increment
+
+    if args.allow_rejects:
+        raise MediamixError("--incremental refuses a delivery with rejects; drop --allow-rejects")
+    report = ingest_increment(
+        args.spend,
+        args.outcome,
+        args.controls,
+        reason=args.reason,
+        channels=channels,
+        frequency=args.frequency,
+        catalog=args.catalog,
+        schema=args.schema,
+        lakehouse=args.lakehouse,
+    )
     print(report.format())
     return 0
 
@@ -184,6 +159,10 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     from mediamix.inference.fit import load_fit
 
     # bad input is reported before the fit is read or anything is compiled
+    if args.out:
+        from mediamix.commands.paths import check_output_file
+
+        check_output_file(Path(args.out), "--out")
     budget = check_budget(args.budget)
     bounds = parse_bounds(args.bounds or [])
     window = None
@@ -281,6 +260,13 @@ def _add_generate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     gen.add_argument("--out", required=True, help="CSV file to write")
     gen.add_argument("--truth", default=None, help="JSON file for the ground truth")
     gen.add_argument(
+        "--groups",
+        type=int,
+        default=None,
+        help="N independent data sets in one table (column "
+        "'group', g01..gN), each with its own truth (default: the config's groups)",
+    )
+    gen.add_argument(
         "--ingest", action="store_true", help="also write it through bronze -> silver -> gold"
     )
     _add_lake_args(gen)
@@ -289,9 +275,16 @@ def _add_generate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 def _add_lake_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ing = sub.add_parser("ingest", help="load raw feeds through bronze -> silver -> gold")
-    ing.add_argument("--spend", required=True, help="long spend CSV (date,channel,spend) or table")
-    ing.add_argument("--outcome", required=True, help="outcome CSV (date,<outcome>) or table")
-    ing.add_argument("--controls", default=None, help="wide controls CSV (date,<control...>)")
+    where = "CSV/Parquet file, folder or glob (local or /Volumes/...), or a table"
+    ing.add_argument("--spend", required=True, help=f"long spend (date,channel,spend): {where}")
+    ing.add_argument("--outcome", required=True, help=f"outcome (date,<outcome>): {where}")
+    ing.add_argument("--controls", default=None, help=f"wide controls (date,<control...>): {where}")
+    ing.add_argument(
+        "--incremental",
+        action="store_true",
+        help="MERGE a delivery of new or corrected periods instead of replacing the tables",
+    )
+    ing.add_argument("--reason", default=None, help="with --incremental: why, kept in history")
     ing.add_argument("--channels", default=None, help="expected channels, comma-separated")
     ing.add_argument("--frequency", choices=["weekly", "daily"], default="weekly")
     ing.add_argument(
@@ -320,6 +313,12 @@ def _add_fit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fit.add_argument("--tune", type=int, default=None)
     fit.add_argument("--chains", type=int, default=None)
     fit.add_argument("--seed", type=int, default=None)
+    fit.add_argument(
+        "--target-accept",
+        type=float,
+        default=None,
+        help="NUTS target acceptance in (0, 1); higher removes divergences at more cost",
+    )
     fit.add_argument("--lakehouse", default=None, help="local lakehouse root for table names")
     fit.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
     fit.add_argument(
@@ -339,6 +338,11 @@ def _add_fit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="NAME",
         help="register the model as NAME (catalog.schema.NAME in Unity Catalog on Databricks)",
     )
+    fit.add_argument(
+        "--register-anyway",
+        action="store_true",
+        help="register the model even if the fit did not converge (by default it is not)",
+    )
     fit.add_argument("--no-tracking", action="store_true", help="do not record the fit in MLflow")
     fit.set_defaults(handler=_cmd_fit)
 
@@ -351,6 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lake_parsers(sub)
     _add_fit_parser(sub)
     _add_optimize_parser(sub)
+    from mediamix.commands.validate import add_validate_parser
+
+    add_validate_parser(sub)
+    from mediamix.app.cli import add_app_parsers
+
+    add_app_parsers(sub)
+    from mediamix.scaleout.cli import add_fit_many_parser
+
+    add_fit_many_parser(sub)
     return parser
 
 
@@ -363,3 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MediamixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        # 128 + signal number, as a shell reports a process ended by the signal
+        status = int(getattr(exc, "exit_status", 130))
+        print(f"error: {str(exc) or 'interrupted by SIGINT'}", file=sys.stderr)
+        return status

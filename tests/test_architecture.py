@@ -12,8 +12,8 @@ There must be no cycle among module-level edges (Python could not import the mod
 among all edges either (the modules would still depend on each other). The package is layered
 in the order the data flows, and a module may import only from its own layer or lower ones:
 
-errors, runtime, config -> data -> lakehouse -> model -> inference -> analysis -> mlops
--> databricks -> cli
+errors, runtime, config -> data -> lakehouse -> model -> inference -> analysis -> report
+-> mlops -> scaleout -> app -> databricks -> cli
 
 with one kind of exception: the leaf modules in :data:`FOUNDATION_MODULES`, each with its
 reason, belong to the bottom layer wherever they live.
@@ -38,9 +38,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),
     ("inference",),
     ("analysis",),
+    ("report",),
     ("mlops",),
+    ("scaleout",),
+    ("app",),
     ("databricks",),
-    ("cli", "__main__"),
+    ("cli", "__main__", "commands"),
 )
 
 #: Modules that belong to the bottom layer although their sub-package is higher, and why. They

@@ -22,10 +22,12 @@ import numpy.typing as npt
 from mediamix.errors import MediamixError
 
 __all__ = [
+    "MAX_BUDGET_RATIO",
     "Bound",
     "BoundsSpec",
     "BudgetError",
     "check_budget",
+    "check_budget_scale",
     "parse_bounds",
     "resolve_bounds",
 ]
@@ -56,6 +58,28 @@ def check_budget(budget: Any) -> float:
     if not math.isfinite(value) or value <= 0:
         raise BudgetError(f"budget must be a finite number > 0, got {budget!r}")
     return value
+
+
+#: Largest budget accepted, as a multiple of current total spend per period: far beyond the
+#: spend the model saw, every response is an extrapolation of the saturation curves.
+MAX_BUDGET_RATIO = 1000.0
+
+
+def check_budget_scale(budget: float, current_total: float) -> None:
+    """Refuse a budget more than :data:`MAX_BUDGET_RATIO` times current total spend.
+
+    Raises
+    ------
+    BudgetError
+        Naming both amounts and the largest budget allowed.
+    """
+    limit = MAX_BUDGET_RATIO * current_total
+    if current_total > 0 and budget > limit:
+        raise BudgetError(
+            f"budget {budget:,.2f} is {budget / current_total:,.0f}x current spend per period "
+            f"({current_total:,.2f}); at most {MAX_BUDGET_RATIO:.0f}x ({limit:,.2f}) is allowed, "
+            "as the model has seen nothing near it"
+        )
 
 
 def parse_bounds(specs: Sequence[str]) -> dict[str, tuple[Bound, Bound]]:

@@ -24,7 +24,13 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
 
-from mediamix.analysis.constraints import BoundsSpec, BudgetError, check_budget, resolve_bounds
+from mediamix.analysis.constraints import (
+    BoundsSpec,
+    BudgetError,
+    check_budget,
+    check_budget_scale,
+    resolve_bounds,
+)
 from mediamix.analysis.metrics import Interval, Window, current_spend
 from mediamix.analysis.response import MediaParameters, Objective, SteadyStateResponse
 from mediamix.analysis.scenarios import PlanComparison, compare_spend
@@ -280,6 +286,7 @@ def optimize_budget(
     budget = check_budget(budget)
     _check_objective(objective, risk_aversion)
     current = current_spend(result, window)
+    check_budget_scale(budget, float(current.sum()))
     limits = resolve_bounds(bounds, result.channels, current.to_numpy(), budget)
     response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
     problem = _Problem(result, response, current, objective, float(risk_aversion))
@@ -385,6 +392,8 @@ def budget_frontier(
     _check_objective(objective, risk_aversion)
     current = current_spend(result, window)
     checked = [check_budget(b) for b in budgets]
+    for b in checked:
+        check_budget_scale(b, float(current.sum()))
     limits = [resolve_bounds(bounds, result.channels, current.to_numpy(), b) for b in checked]
     response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
     problem = _Problem(result, response, current, objective, float(risk_aversion))

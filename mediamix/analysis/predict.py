@@ -19,6 +19,7 @@ predicting the training frame's own spend reproduces the model's
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import arviz_stats as azs
@@ -28,6 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from mediamix.analysis.response import MediaParameters, draw_index, media_contributions
+from mediamix.data.columns import plan_controls
 from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS
 from mediamix.data.frames import example_rows as _rows
 from mediamix.errors import MediamixError
@@ -39,6 +41,7 @@ __all__ = [
     "DEFAULT_DRAWS",
     "PlanDraws",
     "PlanError",
+    "PlanRangeWarning",
     "example_plan",
     "plan_columns",
     "plan_draws",
@@ -54,6 +57,25 @@ _STEP_DAYS = PERIOD_DAYS
 
 class PlanError(MediamixError):
     """A spend plan the model cannot predict: wrong columns, bad spend or dates off the grid."""
+
+
+class PlanRangeWarning(UserWarning):
+    """A plan reaching far outside the training dates: its trend and seasonality extrapolate."""
+
+
+def _warn_far_dates(result: FitResult, dates: pd.DatetimeIndex) -> None:
+    """Warn when plan dates lie further from the training window than the window is long."""
+    start, end = (pd.Timestamp(result.frame["date"].iloc[i]) for i in (0, -1))
+    span = end - start
+    far = (dates > end + span) | (dates < start - span)
+    if far.any():
+        warnings.warn(
+            f"plan dates from {dates[far][0].date()} lie more than the training window's length "
+            f"({span.days} days) outside it ({start.date()} to {end.date()}): the trend is "
+            "extrapolated that far, so treat these predictions with caution",
+            PlanRangeWarning,
+            stacklevel=3,
+        )
 
 
 @dataclass(frozen=True)
@@ -117,7 +139,7 @@ def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
         raise PlanError(
             f"the spend plan is missing columns {absent} that the model's baseline uses"
         )
-    allowed = {*plan_columns(result), cfg.outcome.name}
+    allowed = {*plan_columns(result), cfg.outcome.name, *cfg.events}
     extra = [c for c in columns if c not in allowed]
     if extra:
         raise PlanError(
@@ -292,6 +314,7 @@ def plan_draws(
     """
     if not isinstance(plan, pd.DataFrame):
         raise PlanError(f"the spend plan must be a pandas DataFrame, got {type(plan).__name__}")
+    plan = plan_controls(plan, result.config, _STEP_DAYS[result.scalers.frequency])
     _check_columns(result, plan)
     dates = _plan_dates(result, plan)
     spend = np.column_stack([_numeric(plan, c, "spend") for c in result.channels])
@@ -346,11 +369,22 @@ def predict_plan(
     PlanError
         If the plan does not fit the model (see :func:`plan_draws`) or ``hdi_prob`` is not
         in (0, 1).
+
+    Warns
+    -----
+    PlanRangeWarning
+        If plan dates lie further outside the training window than the window is long.
     """
     prob = result.config.hdi_prob if hdi_prob is None else float(hdi_prob)
     if not 0 < prob < 1:
         raise PlanError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
     pd_ = plan_draws(result, plan, draws=draws, history=history)
+    _warn_far_dates(result, pd_.dates)
+    return _prediction_frame(pd_, prob)
+
+
+def _prediction_frame(pd_: PlanDraws, prob: float) -> pd.DataFrame:
+    """Means, the HDI band of the expected outcome and mean contributions, one row per date."""
     total = pd_.outcome
     band = azs.hdi(xr.DataArray(total[None], dims=("chain", "draw", "date")), prob=prob)
     out = pd.DataFrame(

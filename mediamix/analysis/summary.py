@@ -40,4 +40,7 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     diag = result.diagnostics().to_dict()
     diag["fit_seconds"] = result.timings.get("fit_seconds", float("nan"))
     diag["sampler"] = result.config.sampler.sampler
+    diag["target_accept"] = result.config.sampler.target_accept
+    # why the sampler ran twice, if it did (divergences at the configured target_accept)
+    diag["target_accept_escalation"] = result.idata.attrs.get("target_accept_escalation")
     return {"hdi_prob": prob, "channels": channels, "diagnostics": diag}

@@ -261,6 +261,8 @@ class GeneratorConfig(StrictModel):
     frequency: Literal["daily", "weekly"] = "weekly"
     l_max: int = Field(default=12, ge=1)
     seed: int | None = Field(default=None, ge=0)
+    # several independent data sets, one per value of the column "group" (generate_groups)
+    groups: int | None = Field(default=None, ge=1)
     outcome: OutcomeConfig
     media: dict[str, ChannelConfig] = Field(min_length=1)
     trend: TrendConfig = TrendConfig()
@@ -293,11 +295,14 @@ class GeneratorConfig(StrictModel):
                 )
         names = [*self.media, *self.controls]
         clash = {n for n in names if names.count(n) > 1} | {
-            n for n in names if n in (self.outcome.name, "date")
+            n
+            for n in names
+            if n in (self.outcome.name, "date", *(["group"] if self.groups else []))
         }
         if clash:
             raise ValueError(
-                f"column names must be unique across media, controls, outcome and 'date': "
+                f"column names must be unique across media, controls, outcome, 'date' and "
+                f"(with groups) 'group': "
                 f"{sorted(clash)} repeat"
             )
         return self

@@ -25,6 +25,7 @@ from mediamix.model import registry
 __all__ = [
     "AdstockConfig",
     "ChannelModelConfig",
+    "HolidaysConfig",
     "ModelConfig",
     "PriorConfig",
     "SamplerConfig",
@@ -238,6 +239,8 @@ class SamplerConfig(StrictModel):
     cores: int | None = Field(default=None, ge=1)
     # 0.95, not 0.9: the weakly identified channels of larger models diverge less (see README)
     target_accept: float = Field(default=0.95, gt=0, lt=1)
+    # a NUTS fit with divergences is sampled again at this target acceptance (see inference.fit)
+    max_target_accept: float = Field(default=0.99, gt=0, lt=1)
     seed: int | None = Field(default=1, ge=0)
     advi_iterations: int = Field(default=30_000, ge=100)
 
@@ -249,11 +252,56 @@ class TrackingConfig(StrictModel):
     registered_model: str | None = Field(default=None, min_length=1)
 
 
+class HolidaysConfig(StrictModel):
+    """A country's public holidays (the ``holidays`` package) as one indicator control.
+
+    ``country`` is an ISO 3166 code (``US``, ``DE``, ``GB``); ``subdivision`` a state or region
+    code of it (``CA``, ``BY``). The control is 1 in every period that contains a holiday.
+    """
+
+    country: str = Field(min_length=2)
+    subdivision: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        import holidays
+
+        supported = holidays.list_supported_countries()
+        if self.country not in supported:
+            raise ValueError(
+                f"country {self.country!r} is not a holidays calendar; use an ISO 3166 code "
+                "such as US, GB, DE, FR (see holidays.list_supported_countries())"
+            )
+        if self.subdivision is not None and self.subdivision not in supported[self.country]:
+            raise ValueError(
+                f"subdivision {self.subdivision!r} is not one of {self.country}'s: "
+                f"{sorted(supported[self.country])}"
+            )
+        return self
+
+    @property
+    def column(self) -> str:
+        """The indicator control's name: ``holiday_US`` (``holiday_US_CA`` for a region)."""
+        return "_".join(
+            ["holiday", self.country, *([self.subdivision] if self.subdivision else [])]
+        )
+
+
 class ModelConfig(StrictModel):
-    """The whole model: see ``config/model/basic_config.yaml`` and README."""
+    """The whole model: see ``config/model/basic_config.yaml`` and README.
+
+    ``date_column`` (default ``date``) and ``date_format`` (a ``strftime`` pattern such as
+    ``%d/%m/%Y``; default: ISO dates) say how to read the data's dates. ``events`` names columns of
+    labels (``na`` or empty: no event) that become one indicator control per label, and
+    ``holidays`` a country calendar that becomes one; see :mod:`mediamix.data.columns`.
+    """
 
     outcome: OutcomeModelConfig
     channels: dict[str, ChannelModelConfig] = Field(min_length=1)
+    date_column: str = Field(default="date", min_length=1)
+    date_format: str | None = Field(default=None, min_length=2)
+    events: list[str] = Field(default_factory=list)
+    holidays: HolidaysConfig | None = None
     controls: list[str] = Field(default_factory=list)
     control_prior: PriorConfig = _prior("Normal", mu=0.0, sigma=0.5)
     index_variables: list[str] = Field(default_factory=list)
@@ -289,11 +337,12 @@ class ModelConfig(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> Self:
         names = [*self.channels, *self.controls, *self.index_variables, self.outcome.name]
+        names += [*self.events, *([self.date_column] if self.date_column != "date" else [])]
         repeated = sorted({n for n in names if names.count(n) > 1} | ({"date"} & set(names)))
         if repeated:
             raise ValueError(
-                "channels, controls, index_variables and the outcome need distinct column "
-                f"names other than 'date'; repeated: {repeated}"
+                "channels, controls, index_variables, events, date_column and the outcome need "
+                f"distinct column names other than 'date'; repeated: {repeated}"
             )
         return self
 
@@ -305,7 +354,8 @@ class ModelConfig(StrictModel):
     def with_sampler(self, **overrides: Any) -> ModelConfig:
         """Return a copy with sampler settings replaced (``None`` values are ignored)."""
         changes = {k: v for k, v in overrides.items() if v is not None}
-        sampler = SamplerConfig.model_validate(self.sampler.model_dump() | changes)
+        # command-line overrides get the same key-naming errors as the YAML file
+        sampler = parse_config(SamplerConfig, self.sampler.model_dump() | changes, "sampler")
         return self.model_copy(update={"sampler": sampler})
 
 

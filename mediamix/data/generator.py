@@ -34,7 +34,10 @@ from mediamix.config.generator import (
 from mediamix.model import registry
 from mediamix.model.registry import Transform
 
-__all__ = ["Channel", "Generator", "GroundTruth", "SyntheticData"]
+__all__ = ["GROUP_COLUMN", "Channel", "Generator", "GroundTruth", "GroupedData", "SyntheticData"]
+
+#: The column that names the group of each row in a multi-group data set.
+GROUP_COLUMN = "group"
 
 FloatArray = npt.NDArray[np.float64]
 _DAYS_PER_YEAR = 365.25
@@ -208,6 +211,24 @@ class SyntheticData:
     truth: GroundTruth
 
 
+@dataclass(frozen=True)
+class GroupedData:
+    """Several independent data sets in one table: one per value of :data:`GROUP_COLUMN`."""
+
+    data: pd.DataFrame
+    truths: dict[str, GroundTruth]
+
+    def truth_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"group_column": "group", "groups": {NAME: truth}}``."""
+        groups = {g: t.to_dict() for g, t in self.truths.items()}
+        return {"group_column": GROUP_COLUMN, "groups": groups}
+
+    def write_json(self, path: str | Path) -> None:
+        """Write :meth:`truth_dict` to ``path`` as JSON."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(self.truth_dict(), indent=2) + "\n")
+
+
 class Generator:
     """Synthetic MMM data from a :class:`~mediamix.config.generator.GeneratorConfig`.
 
@@ -319,6 +340,35 @@ class Generator:
             },
         )
         return SyntheticData(data=data, truth=truth)
+
+
+def generate_groups(generator: Generator, groups: int, seed: int | None = None) -> GroupedData:
+    """Draw ``groups`` independent data sets (brands, markets) stacked in one table.
+
+    Group ``g01`` .. ``gNN`` is drawn with its own seed, derived from ``seed`` (default the
+    config's) and the group's number, so its spend, noise and therefore its true ROAS differ.
+
+    Returns
+    -------
+    GroupedData
+        ``data`` with :data:`GROUP_COLUMN` after ``date``, and each group's truth.
+    """
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ConfigError(f"groups must be a positive integer, got {groups!r}")
+    base = generator.config.seed if seed is None else seed
+    if base is None:
+        base = int(np.random.default_rng().integers(2**32))
+    width = max(2, len(str(groups)))
+    frames, truths = [], {}
+    for i in range(1, groups + 1):
+        name = f"g{i:0{width}d}"
+        group_seed = int(np.random.SeedSequence([base, i]).generate_state(1)[0])
+        one = generator.generate(seed=group_seed)
+        frames.append(one.data.assign(**{GROUP_COLUMN: name}))
+        truths[name] = one.truth
+    data = pd.concat(frames, ignore_index=True)
+    order = ["date", GROUP_COLUMN, *(c for c in data.columns if c not in ("date", GROUP_COLUMN))]
+    return GroupedData(data=data[order], truths=truths)
 
 
 def _sample_control(control: ControlConfig, n: int, rng: np.random.Generator) -> FloatArray:

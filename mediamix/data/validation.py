@@ -18,6 +18,13 @@ __all__ = ["DataValidationError", "infer_frequency", "validate_frame"]
 
 _FREQUENCIES = {days: name for name, days in PERIOD_DAYS.items()}
 
+#: Spend and outcome magnitudes at or above this are refused: no budget or sales figure is that
+#: large, and float64 sums of such values lose the small periods' digits.
+MAX_MAGNITUDE = 1e15
+#: Largest ratio between the largest and smallest nonzero magnitude in one column: beyond it,
+#: one of the values is almost surely a unit or typing error (cents vs millions).
+MAX_SPAN = 1e12
+
 
 class DataValidationError(MediamixError):
     """A modeling frame that the model cannot use as it is."""
@@ -96,6 +103,27 @@ def _check_numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
     return arr
 
 
+def _check_magnitude(values: np.ndarray, column: str, role: str) -> None:
+    """Refuse finite but absurd values: one huge value, or a column spanning > 12 decades."""
+    size = np.abs(values)
+    huge = size >= MAX_MAGNITUDE
+    if huge.any():
+        raise DataValidationError(
+            f"{role} column {column!r}: {example_rows(huge)} have magnitude >= "
+            f"{MAX_MAGNITUDE:.0e} (e.g. {values[huge][0]:g}); check the units of these rows"
+        )
+    nonzero = size > 0
+    if nonzero.sum() >= 2:
+        low, high = size[nonzero].min(), size[nonzero].max()
+        if high / low > MAX_SPAN:
+            rows = nonzero & ((size == low) | (size == high))
+            raise DataValidationError(
+                f"{role} column {column!r}: values span {np.log10(high / low):.0f} orders of "
+                f"magnitude ({low:g} to {high:g}, {example_rows(rows)}); at most "
+                f"{np.log10(MAX_SPAN):.0f} are allowed: check the units of these rows"
+            )
+
+
 def _check_columns(frame: pd.DataFrame, expected: list[str]) -> None:
     missing = [c for c in expected if c not in frame.columns]
     if missing:
@@ -134,6 +162,7 @@ def _check_grid(dates: pd.Series, min_rows: int) -> None:
 
 def _check_spend(frame: pd.DataFrame, channel: str) -> np.ndarray:
     spend = _check_numeric(frame, channel, "spend")
+    _check_magnitude(spend, channel, "spend")
     negative = spend < 0
     if negative.any():
         raise DataValidationError(
@@ -157,6 +186,7 @@ def _check_index(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def _check_outcome(frame: pd.DataFrame, outcome: str) -> np.ndarray:
     y = _check_numeric(frame, outcome, "outcome")
+    _check_magnitude(y, outcome, "outcome")
     if np.ptp(y) == 0:
         raise DataValidationError(
             f"outcome column {outcome!r} is constant ({y[0]}); there is nothing to explain"

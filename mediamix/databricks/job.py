@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from mediamix.databricks.app_spec import app_spec, deploy_app
 from mediamix.databricks.job_spec import (
     DEFAULT_ENVIRONMENT_VERSION,
     DEFAULT_SPARK_VERSION,
@@ -32,9 +33,12 @@ from mediamix.databricks.job_spec import (
     JobError,
     JobOptions,
     build_job_settings,
+    fit_many_task,
+    task_parameters,
     workspace_folder,
 )
-from mediamix.databricks.notebook import env_var, job_parameters
+from mediamix.databricks.notebook import env_var
+from mediamix.databricks.volumes import DEFAULT_VOLUME, VolumeRefusedError, ensure_volume
 from mediamix.errors import MediamixError
 
 if TYPE_CHECKING:
@@ -45,6 +49,7 @@ __all__ = [
     "REPO_ROOT",
     "build_parser",
     "create_or_update",
+    "create_or_update_compatible",
     "find_job",
     "local_tasks",
     "main",
@@ -57,6 +62,10 @@ REPO_NAME = "mediamix"  # a Git folder's default name in the workspace
 
 
 # --------------------------------------------------------------------------- the Jobs API
+
+
+#: The experiment tracked fits go to on Databricks (see :mod:`mediamix.mlops.target`).
+APP_EXPERIMENT = "/Shared/mediamix"
 
 
 def find_job(w: WorkspaceClient, name: str) -> int | None:
@@ -95,6 +104,36 @@ def create_or_update(w: WorkspaceClient, settings: JobSettings) -> tuple[int, bo
     if created.job_id is None:
         raise JobError("the Jobs API created the job but returned no job id")
     return int(created.job_id), True
+
+
+#: How a workspace that predates task environments on notebook tasks refuses them.
+_NOTEBOOK_ENV_REFUSAL = "task environment can not be provided for notebook task"
+
+
+def create_or_update_compatible(
+    w: WorkspaceClient, options: JobOptions, out: TextIO
+) -> tuple[int, bool]:
+    """:func:`create_or_update`, again without notebook task environments if those are refused.
+
+    Serverless notebook tasks take a job environment since the Jobs API of late 2025; a
+    workspace that still refuses one gets the job without it: the notebooks then run in the
+    workspace's default environment and ``%pip install`` the requirements themselves (they
+    need Python 3.12: environment version 3 or later, set in the notebook's Environment panel).
+    """
+    from databricks.sdk.errors import InvalidParameterValue
+
+    try:
+        return create_or_update(w, build_job_settings(options))
+    except InvalidParameterValue as exc:
+        if options.compute != "serverless" or _NOTEBOOK_ENV_REFUSAL not in str(exc).lower():
+            raise
+    print(
+        "note: this workspace refuses a job environment on notebook tasks; the job is created "
+        "without one, so its notebooks run in the workspace's default serverless environment "
+        "(they need version 3 or later, Python 3.12) and install requirements.txt themselves",
+        file=out,
+    )
+    return create_or_update(w, build_job_settings(options, notebook_environments=False))
 
 
 def run_job(w: WorkspaceClient, job_id: int) -> tuple[int, str]:
@@ -252,6 +291,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", default=None, help="catalog of the tables and the model")
     p.add_argument("--schema", default=None, help="schema of the tables and the model")
     p.add_argument(
+        "--volume",
+        default=DEFAULT_VOLUME,
+        help="Volume for raw feeds in the catalog and schema, created when missing "
+        f"(default: {DEFAULT_VOLUME!r}; empty: none)",
+    )
+    p.add_argument(
+        "--fit-many-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add the fit-many task (03_MMM Fit Many: one model per group on Spark) with a "
+        "cluster of N workers on --compute cluster (0: no such task)",
+    )
+    p.add_argument(
+        "--app",
+        action="store_true",
+        help="also create or update the budget planner as a Databricks App and deploy it",
+    )
+    p.add_argument(
         "--param",
         action="append",
         default=[],
@@ -262,7 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options_from_args(args: argparse.Namespace, workspace_path: str) -> JobOptions:
-    params = job_parameters() | _parse_params(args.param)
+    if args.fit_many_workers < 0:
+        raise JobError(f"--fit-many-workers must be 0 (none) or more, got {args.fit_many_workers}")
+    extra = (fit_many_task(args.fit_many_workers),) if args.fit_many_workers else ()
+    params = task_parameters(extra) | _parse_params(args.param)
     for name in ("catalog", "schema"):
         if getattr(args, name):
             params[name] = getattr(args, name)
@@ -274,15 +335,23 @@ def _options_from_args(args: argparse.Namespace, workspace_path: str) -> JobOpti
         environment_version=args.environment_version,
         spark_version=args.spark_version,
         node_type_id=args.node_type,
+        extra_tasks=extra,
     )
 
 
-def _deploy(w: WorkspaceClient, options: JobOptions, start: bool, out: TextIO) -> int:
+def _deploy(
+    w: WorkspaceClient, options: JobOptions, start: bool, out: TextIO, volume: str = ""
+) -> int:
     if options.compute == "cluster" and options.node_type_id is None:
         options = dataclasses.replace(options, node_type_id=_pick_node_type(w))
         print(f"job cluster node type: {options.node_type_id}", file=out)
-    settings = build_job_settings(options)
-    job_id, created = create_or_update(w, settings)
+    build_job_settings(options)  # a bad option fails before anything changes in the workspace
+    if volume:
+        catalog, schema = options.parameters["catalog"], options.parameters["schema"]
+        path, made = ensure_volume(w, catalog, schema, volume)
+        state = "created" if made else "exists"
+        print(f"raw feeds volume: {path} ({state}; set raw_path to read feeds from it)", file=out)
+    job_id, created = create_or_update_compatible(w, options, out)
     host = _host(w)
     print(f"{'created' if created else 'updated'} job {options.name!r} (id {job_id})", file=out)
     print(f"  job:       {host}/jobs/{job_id}", file=out)
@@ -295,6 +364,32 @@ def _deploy(w: WorkspaceClient, options: JobOptions, start: bool, out: TextIO) -
     return 0
 
 
+def _deploy_app(w: WorkspaceClient, workspace_path: str, out: TextIO) -> None:
+    """Create or update the planner app from the repository folder, reading the fits' runs."""
+    from databricks.sdk.errors import NotFound
+
+    try:
+        experiment = w.experiments.get_by_name(APP_EXPERIMENT).experiment
+        experiment_id = experiment.experiment_id if experiment else None
+    except NotFound:
+        experiment_id = None
+    if experiment_id is None:
+        print(
+            f"note: no experiment {APP_EXPERIMENT} yet (run the job once); the app is created "
+            "without read access to it: add it on the app's page after the first run",
+            file=out,
+        )
+    plan = deploy_app(w, app_spec(workspace_folder(workspace_path), experiment_id=experiment_id))
+    print(f"{'updated' if plan.existed else 'created'} app {plan.app.name!r}", file=out)
+    url = w.apps.get(str(plan.app.name)).url
+    print(f"  app:       {url or '(URL shown on the app page once it is running)'}", file=out)
+    print(
+        "  grant its service principal EXECUTE on the registered model (README: "
+        "'The planner as a Databricks App')",
+        file=out,
+    )
+
+
 def _workspace_main(namespace: Mapping[str, Any], out: TextIO) -> int:
     """RUNME as a notebook: widgets for the options, the notebook context for auth and paths."""
     from databricks.sdk import WorkspaceClient
@@ -302,8 +397,9 @@ def _workspace_main(namespace: Mapping[str, Any], out: TextIO) -> int:
     dbutils = namespace["dbutils"]
     dbutils.widgets.text("job_name", JOB_NAME, "Job name")
     dbutils.widgets.dropdown("compute", "serverless", ["serverless", "cluster"], "Compute")
-    dbutils.widgets.text("catalog", job_parameters()["catalog"], "Catalog")
-    dbutils.widgets.text("schema", job_parameters()["schema"], "Schema")
+    dbutils.widgets.text("catalog", task_parameters()["catalog"], "Catalog")
+    dbutils.widgets.text("schema", task_parameters()["schema"], "Schema")
+    dbutils.widgets.text("volume", DEFAULT_VOLUME, "Raw feeds Volume (empty: none)")
     dbutils.widgets.dropdown("start_run", "yes", ["yes", "no"], "Start a run")
     context = dbutils.notebook.entry_point.getDbutils().notebook().getContext()
     here = str(context.notebookPath().get())
@@ -311,10 +407,11 @@ def _workspace_main(namespace: Mapping[str, Any], out: TextIO) -> int:
         workspace_path=workspace_folder(str(PurePosixPath(here).parent)),
         name=dbutils.widgets.get("job_name") or JOB_NAME,
         compute=cast(Compute, dbutils.widgets.get("compute")),
-        parameters=job_parameters()
+        parameters=task_parameters()
         | {"catalog": dbutils.widgets.get("catalog"), "schema": dbutils.widgets.get("schema")},
     )
-    return _deploy(WorkspaceClient(), options, dbutils.widgets.get("start_run") == "yes", out)
+    start = dbutils.widgets.get("start_run") == "yes"
+    return _deploy(WorkspaceClient(), options, start, out, dbutils.widgets.get("volume").strip())
 
 
 def main(
@@ -356,7 +453,11 @@ def main(
                     file=sys.stderr,
                 )
             spec = build_job_settings(options).as_dict()
-            print(json.dumps(spec, indent=2), file=out)
+            if args.app:
+                app = json.loads(app_spec(path).to_json())
+                print(json.dumps({"job": spec, "app": app}, indent=2), file=out)
+            else:
+                print(json.dumps(spec, indent=2), file=out)
             return 0
         return _remote_main(args, out)
     except MediamixError as exc:
@@ -385,7 +486,10 @@ def _remote_main(args: argparse.Namespace, out: TextIO) -> int:
             path = f"/Workspace/Users/{user}/{REPO_NAME}"
             print(f"notebooks expected in {path} (set --workspace-path otherwise)", file=out)
         print(f"workspace: {_host(w)}", file=out)
-        return _deploy(w, _options_from_args(args, path), args.run, out)
-    except (DatabricksError, ValueError) as exc:
+        status = _deploy(w, _options_from_args(args, path), args.run, out, args.volume.strip())
+        if status == 0 and args.app:
+            _deploy_app(w, path, out)
+        return status
+    except (DatabricksError, ValueError, VolumeRefusedError) as exc:
         print(f"error: the workspace refused: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -27,20 +27,21 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mediamix.databricks.display import format_number
 from mediamix.errors import MediamixError
 from mediamix.lakehouse.names import DEFAULT_CATALOG, DEFAULT_SCHEMA, TableName
+from mediamix.scaleout.params import FitManyParams
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
     from mediamix.analysis.optimize import Allocation
-    from mediamix.data.generator import GroundTruth
     from mediamix.mlops.tracking import TrackedRun
 
 __all__ = [
@@ -56,9 +57,7 @@ __all__ = [
     "log_allocation",
     "mlflow_ui_command",
     "param_defaults",
-    "plot_data",
     "read_params",
-    "truth_table",
     "widget_names",
 ]
 
@@ -91,6 +90,10 @@ class DataGenParams:
     )
     data_seed: int | None = field(
         default=None, metadata=_widget("Seed of the synthetic data (empty: the config's)")
+    )
+    raw_path: str | None = field(
+        default=None,
+        metadata=_widget("Folder of raw feeds, e.g. /Volumes/main/mediamix/raw (empty: synthetic)"),
     )
 
 
@@ -159,6 +162,7 @@ class ModelParams:
 NOTEBOOKS: dict[str, type[Any]] = {
     "01_MMM Data Gen": DataGenParams,
     "02_MMM PyMC Example": ModelParams,
+    "03_MMM Fit Many": FitManyParams,
 }
 
 
@@ -181,13 +185,17 @@ def param_defaults(cls: type[Any]) -> dict[str, str]:
     return {f.name: _text(f.default) for f in dataclasses.fields(cls)}
 
 
-def job_parameters(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every notebook's parameters with their values as text, for a job that runs them all.
+def job_parameters(
+    env: Mapping[str, str] | None = None, notebooks: Iterable[str] | None = None
+) -> dict[str, str]:
+    """The notebooks' parameters with their values as text, for a job that runs them.
 
     Parameters
     ----------
     env : mapping, optional
         Environment to read ``MEDIAMIX_<NAME>`` overrides from; ``os.environ`` by default.
+    notebooks : iterable of str, optional
+        Which notebooks of :data:`NOTEBOOKS` the job runs; all of them by default.
 
     Returns
     -------
@@ -201,7 +209,8 @@ def job_parameters(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     env = os.environ if env is None else env
     out: dict[str, str] = {}
-    for notebook, cls in NOTEBOOKS.items():
+    for notebook in NOTEBOOKS if notebooks is None else notebooks:
+        cls = NOTEBOOKS[notebook]
         for name, default in param_defaults(cls).items():
             value = env.get(env_var(name), default)
             if name in out and param_defaults(cls)[name] != default:
@@ -334,7 +343,12 @@ class Notebook:
             return
         if isinstance(obj, pd.DataFrame | pd.Series):
             with pd.option_context(
-                "display.width", 140, "display.max_columns", 30, "display.float_format", _fmt
+                "display.width",
+                140,
+                "display.max_columns",
+                30,
+                "display.float_format",
+                format_number,
             ):
                 print(obj.to_string(max_rows=rows))
         else:
@@ -366,65 +380,7 @@ def _displayable(obj: pd.DataFrame | pd.Series) -> pd.DataFrame:
     return df.astype(dict.fromkeys(mixed, str)) if mixed else df
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def truth_table(truth: GroundTruth) -> pd.DataFrame:
-    """The true parameters, spend and ROAS of each channel of a synthetic data set.
-
-    Parameters
-    ----------
-    truth : GroundTruth
-        From :meth:`mediamix.data.generator.Generator.generate`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``channel``; the channel's parameters (``adstock_alpha``, ``saturation_lam``,
-        ``beta``, ...), ``spend_total``, ``contribution_total`` and the true ``roas``.
-    """
-    import pandas as pd
-
-    rows = {
-        name: {**ch["params"], **{k: ch[k] for k in ("spend_total", "contribution_total", "roas")}}
-        for name, ch in truth.to_dict()["channels"].items()
-    }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index.name = "channel"
-    return out
-
-
-def plot_data(frame: pd.DataFrame, channels: list[str], outcome: str) -> Figure:
-    """Spend per channel (top) and the outcome (bottom) over time.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        A modeling frame: ``date``, the channels' spend, the outcome.
-    channels : list of str
-        Spend columns.
-    outcome : str
-        The outcome column.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 6), layout="constrained")
-    top, bottom = fig.subplots(2, 1, sharex=True)
-    for ch in channels:
-        top.plot(frame["date"], frame[ch], label=ch, lw=1.2)
-    top.set(title="Spend per period", ylabel="spend")
-    top.legend(loc="upper left")
-    bottom.plot(frame["date"], frame[outcome], color="black", lw=1.2)
-    bottom.set(title=f"Outcome: {outcome}", ylabel=outcome, xlabel="date")
-    return fig
 
 
 def mlflow_ui_command(run: TrackedRun, port: int = 5000) -> str:

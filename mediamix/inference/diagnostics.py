@@ -71,13 +71,18 @@ def _free_vars(result: SampledFit) -> list[str]:
 def _predicted_mean(result: SampledFit) -> np.ndarray:
     post = result.posterior
     mu = post["baseline"] + post["channel_contribution"].sum("channel")
-    return np.asarray(mu.mean(("chain", "draw")).values)
+    # skipna=False: a NaN draw (a sampler stopped early) must make R² NaN, not vanish
+    return np.asarray(mu.mean(("chain", "draw"), skipna=False).values)
 
 
 def _sampler_stats(result: SampledFit) -> dict[str, Any]:
-    """R-hat, ESS, divergences and BFMI; NaN (0 divergences) where there is no MCMC to judge."""
+    """R-hat, ESS, divergences and BFMI; NaN (0 divergences) where there is no MCMC to judge.
+
+    One MCMC chain is still MCMC: its divergences, ESS and BFMI count; only R-hat, which
+    compares chains, is NaN.
+    """
     post = result.posterior[_free_vars(result)]
-    if result.config.sampler.sampler == "advi" or post.sizes["chain"] < 2:
+    if result.config.sampler.sampler == "advi":
         nan = float("nan")
         return {
             "r_hat_max": nan,
@@ -88,8 +93,9 @@ def _sampler_stats(result: SampledFit) -> dict[str, Any]:
             "is_mcmc": False,
         }
     stats = result.idata["sample_stats"].to_dataset()
+    one_chain = post.sizes["chain"] < 2
     return {
-        "r_hat_max": float(azs.rhat(post).to_array().max()),
+        "r_hat_max": float("nan") if one_chain else float(azs.rhat(post).to_array().max()),
         "ess_bulk_min": float(azs.ess(post, method="bulk").to_array().min()),
         "ess_tail_min": float(azs.ess(post, method="tail").to_array().min()),
         "divergences": int(stats["diverging"].sum()) if "diverging" in stats else 0,
@@ -112,10 +118,15 @@ def _fit_quality(result: SampledFit) -> dict[str, Any]:
         "p_loo": np.nan,
         "pareto_k_high": 0,
     }
-    if "log_likelihood" in result.idata.children:
+    sizes = result.posterior.sizes
+    # Pareto-smoothed LOO needs a tail of draws to smooth: with very few it is left NaN
+    if "log_likelihood" in result.idata.children and sizes["chain"] * sizes["draw"] >= 20:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loo = azs.loo(result.idata, pointwise=True)
+            try:
+                loo = azs.loo(result.idata, pointwise=True)
+            except (ValueError, IndexError):
+                return out
         out["elpd_loo"], out["p_loo"] = float(loo.elpd), float(loo.p)
         out["pareto_k_high"] = int((np.asarray(loo.pareto_k) > 0.7).sum())
     return out
@@ -126,7 +137,9 @@ def _problems(stats: dict[str, Any]) -> list[str]:
     if not stats["is_mcmc"]:
         return ["approximate inference (ADVI): no MCMC convergence guarantee"]
     problems = []
-    if not stats["r_hat_max"] <= THRESHOLDS["r_hat_max"]:
+    if stats["chains"] < 2:
+        problems.append("1 chain: R-hat needs at least 2 chains to judge convergence")
+    elif not stats["r_hat_max"] <= THRESHOLDS["r_hat_max"]:
         problems.append(f"max R-hat {stats['r_hat_max']:.3f} > {THRESHOLDS['r_hat_max']}")
     if not stats["ess_bulk_min"] >= THRESHOLDS["ess_bulk_min"]:
         problems.append(
@@ -154,6 +167,11 @@ def compute_diagnostics(result: SampledFit) -> Diagnostics:
         lists the ones that do not. ADVI fits are approximate and never ``converged``.
     """
     stats = _sampler_stats(result)
+    stats["chains"] = int(result.posterior.sizes["chain"])
     problems = _problems(stats)
-    del stats["is_mcmc"]
-    return Diagnostics(**stats, **_fit_quality(result), converged=not problems, problems=problems)
+    quality = _fit_quality(result)
+    if not np.isfinite(quality["r2"]):
+        # NaN predictions (e.g. draws of a sampler that stopped early) are a failed fit
+        problems.append("R² is not finite: the posterior mean predictions contain NaN")
+    del stats["is_mcmc"], stats["chains"]
+    return Diagnostics(**stats, **quality, converged=not problems, problems=problems)

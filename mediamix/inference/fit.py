@@ -22,6 +22,7 @@ import pymc as pm
 import xarray as xr
 
 from mediamix.config.model import ModelConfig
+from mediamix.data.columns import prepare_frame
 from mediamix.data.frames import DATE_DTYPE
 from mediamix.errors import MediamixError
 from mediamix.inference.diagnostics import (
@@ -29,6 +30,7 @@ from mediamix.inference.diagnostics import (
     Diagnostics,
     compute_diagnostics,
 )
+from mediamix.inference.interrupts import interrupt_guard
 from mediamix.inference.samplers import sample_posterior
 from mediamix.model.builder import ModelData, Scalers, build_model, prepare_data
 
@@ -189,15 +191,61 @@ def _add_predictive(model: pm.Model, idata: Any, config: ModelConfig) -> None:
         pm.compute_log_likelihood(idata, progressbar=False)
 
 
+#: ``idata.attrs`` key that records an automatic escalation of ``target_accept``, and why.
+ESCALATION_ATTR = "target_accept_escalation"
+
+
+def _escalate(
+    model: pm.Model, idata: Any, config: ModelConfig, progress: bool, check: Any
+) -> tuple[Any, ModelConfig]:
+    """Sample again at ``sampler.max_target_accept`` if NUTS diverged; record why.
+
+    Divergences mean the step size was too large for the posterior's curvature somewhere
+    (typically a funnel between ``beta`` and the saturation parameters of a weakly identified
+    channel); a smaller step (a higher target acceptance) usually removes them, at the cost of
+    more leapfrog steps, so it is paid only by fits that need it.
+    """
+    s = config.sampler
+    stats = idata["sample_stats"] if "sample_stats" in idata.children else None
+    if s.sampler == "advi" or stats is None or "diverging" not in stats:
+        return idata, config
+    divergent = int(stats["diverging"].sum())
+    if not divergent or s.max_target_accept <= s.target_accept:
+        return idata, config
+    reason = (
+        f"{divergent} divergent transitions at target_accept {s.target_accept}; "
+        f"sampled again at {s.max_target_accept}"
+    )
+    log.warning(reason)
+    config = config.with_sampler(target_accept=s.max_target_accept)
+    idata = sample_posterior(model, config.sampler, progress=progress)
+    check()
+    idata.attrs[ESCALATION_ATTR] = reason
+    return idata, config
+
+
+def _sample(model: pm.Model, config: ModelConfig, progress: bool) -> tuple[Any, ModelConfig, float]:
+    """Draws with the predictive added, the config they were drawn with, when sampling ended."""
+    log.info("sampling with %s", config.sampler.sampler)
+    with interrupt_guard() as guard:
+        idata = sample_posterior(model, config.sampler, progress=progress)
+        guard.check()  # nutpie returns partial, NaN-padded draws when interrupted
+        idata, config = _escalate(model, idata, config, progress, guard.check)
+        sampled = time.perf_counter()
+        _add_predictive(model, idata, config)
+    return idata, config, sampled
+
+
 def fit(frame: pd.DataFrame, config: ModelConfig, *, progress: bool = False) -> FitResult:
     """Validate, build, sample and post-process one media mix model.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        The modeling frame: ``date``, spend per channel, controls, index variables, outcome.
+        The data, read as :func:`mediamix.data.columns.prepare_frame` says (date column,
+        events, holidays; other columns ignored with one warning).
     config : ModelConfig
-        Model and sampler configuration.
+        Model and sampler configuration; the result's adds the derived controls.
     progress : bool, default False
         Show the sampler's progress bar.
 
@@ -212,15 +260,21 @@ def fit(frame: pd.DataFrame, config: ModelConfig, *, progress: bool = False) -> 
     ------
     DataValidationError
         If the frame does not fit the config; raised before any sampling.
+    FitInterrupted
+        On ``SIGINT``/``SIGTERM`` while sampling: a partial fit is never returned.
+
+    Notes
+    -----
+    NUTS fits with divergences are sampled again at ``sampler.max_target_accept`` (0.99; set it
+    to ``target_accept`` to turn this off); ``idata.attrs["target_accept_escalation"]`` says so.
     """
     t0 = time.perf_counter()
+    # the user's columns as the config reads them: date column, events, holidays, extras
+    frame, config = prepare_frame(frame, config)
     md = prepare_data(frame, config)
     model = build_model(md, config)
     t1 = time.perf_counter()
-    log.info("sampling with %s", config.sampler.sampler)
-    idata = sample_posterior(model, config.sampler, progress=progress)
-    t2 = time.perf_counter()
-    _add_predictive(model, idata, config)
+    idata, config, t2 = _sample(model, config, progress)
     t3 = time.perf_counter()
     result = FitResult(
         idata=idata,

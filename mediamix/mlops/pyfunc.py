@@ -32,18 +32,23 @@ def model_signature(result: FitResult, draws: int = DEFAULT_DRAWS) -> Any:
     Returns
     -------
     mlflow.models.ModelSignature
-        Inputs ``date`` (datetime), one double per channel and control, one string per index
-        variable; outputs as :func:`predict_plan`; params ``draws`` and ``hdi_prob``.
+        Inputs ``date`` (dates or ISO date strings), one double per channel and control, one
+        string per index variable; outputs as :func:`predict_plan` plus ``warning``; params
+        ``draws`` and ``hdi_prob``.
     """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import AnyType
 
     cfg = result.config
-    inputs: list[Any] = [ColSpec("datetime", "date")]
+    # any type: dates, or ISO date strings as a plan read from a CSV or sent as JSON holds;
+    # predict_plan parses and checks them either way
+    inputs: list[Any] = [ColSpec(AnyType(), "date")]
     inputs += [ColSpec("double", c) for c in [*cfg.channel_names, *cfg.controls]]
     inputs += [ColSpec("string", c) for c in cfg.index_variables]
     names = [*_OUTPUTS, *(f"contribution_{c}" for c in cfg.channel_names)]
     outputs: list[Any] = [ColSpec("datetime", "date"), *(ColSpec("double", n) for n in names)]
+    outputs.append(ColSpec("string", "warning"))
     params = ParamSchema(
         [ParamSpec("draws", "long", int(draws)), ParamSpec("hdi_prob", "double", cfg.hdi_prob)]
     )

@@ -11,6 +11,7 @@ MLflow runs this file when the model is loaded (``mlflow.pyfunc.load_model``,
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import mlflow
@@ -18,7 +19,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 
-from mediamix.analysis.predict import DEFAULT_DRAWS, predict_plan
+from mediamix.analysis.predict import DEFAULT_DRAWS, PlanRangeWarning, predict_plan
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult, load_fit
 
@@ -30,8 +31,12 @@ class MediamixModel(PythonModel):
 
     A request may set the params ``draws`` (posterior draws per prediction, 0 for all; the
     signature's default otherwise) and ``hdi_prob`` (default the fit's). A plan that does not fit
-    the model raises an ``INVALID_PARAMETER_VALUE`` MLflow error, which the scoring server
-    answers with HTTP 400 and the reason.
+    the model, or a negative ``draws``, raises an ``INVALID_PARAMETER_VALUE`` MLflow error, which
+    the scoring server answers with HTTP 400 and the reason. ``date`` may hold dates or ISO date
+    strings (a plan read from a CSV). Columns the signature does not name are dropped by MLflow
+    before the plan gets here, and so are params other than ``draws`` and ``hdi_prob`` (MLflow
+    logs a warning). Warnings about the plan (dates far outside the training window) come back
+    in the ``warning`` column, empty when there are none.
     """
 
     def __init__(self) -> None:
@@ -66,18 +71,29 @@ class MediamixModel(PythonModel):
         params = dict(params or {})
         try:
             draws = int(params.get("draws", DEFAULT_DRAWS))
+            if draws < 0:
+                raise ValueError(f"param draws must be >= 0 (0 for all draws), got {draws}")
             prob = params.get("hdi_prob")
             plan = (
                 model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
             )
-            return predict_plan(
-                self._result,
-                plan,
-                draws=draws if draws > 0 else None,
-                hdi_prob=None if prob is None else float(prob),
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = predict_plan(
+                    self._result,
+                    plan,
+                    draws=draws if draws > 0 else None,
+                    hdi_prob=None if prob is None else float(prob),
+                )
+            out["warning"] = "; ".join(str(w.message) for w in caught if _about_plan(w))
+            return out
         except (MediamixError, ValueError, TypeError) as exc:
             raise MlflowException.invalid_parameter_value(f"invalid spend plan: {exc}") from exc
+
+
+def _about_plan(caught: warnings.WarningMessage) -> bool:
+    """Whether a warning is about the request's plan (not a library's deprecation notice)."""
+    return issubclass(caught.category, PlanRangeWarning)
 
 
 mlflow.models.set_model(MediamixModel())

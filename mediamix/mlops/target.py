@@ -14,8 +14,10 @@ name as given.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +65,24 @@ class TrackingTarget:
     def ui_command(self) -> str:
         """How to view the runs: the ``mlflow ui`` command, or the workspace to open."""
         if self.is_local:
-            return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+            return f"{_mlflow_executable()} ui --backend-store-uri {self.tracking_uri}"
         if self.tracking_uri.startswith("databricks"):
             return f"open the experiment {self.experiment} in the Databricks workspace"
         return f"open {self.tracking_uri} in a browser"
+
+
+def _mlflow_executable() -> str:
+    """``mlflow`` when it is on PATH, else this interpreter's own (an unactivated venv)."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "mlflow"
+    if shutil.which("mlflow") or not beside.is_file():
+        return "mlflow"
+    try:  # relative when the venv is under the working directory: `.venv/bin/mlflow`
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
 
 
 def _absolute_sqlite(uri: str) -> str:
@@ -115,14 +131,48 @@ def resolve_target(
     return TrackingTarget(tracking_uri=uri, registry_uri=registry, experiment=name)
 
 
+@contextlib.contextmanager
+def _store_lock(target: TrackingTarget) -> Iterator[None]:
+    """Hold an exclusive lock on ``<db>.lock`` beside a local SQLite store.
+
+    The first access to a new SQLite file creates MLflow's tables, and two processes doing it at
+    once make one of them fail ("table already exists"); likewise two that create the same
+    experiment. The lock serialises only that first access and the experiment's creation.
+    Elsewhere (a server, Databricks, or no ``fcntl`` on the platform) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    if not target.tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(target.tracking_uri[len("sqlite:///") :])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def experiment_id(target: TrackingTarget) -> str:
     """The id of the target's experiment, created (artifacts beside a SQLite store) if missing.
+
+    Safe when several processes use a new local SQLite store at once: see :func:`_store_lock`.
 
     Raises
     ------
     TrackingError
         If the experiment is deleted or cannot be created.
     """
+    with _store_lock(target):
+        return _get_or_create_experiment(target)
+
+
+def _get_or_create_experiment(target: TrackingTarget) -> str:
     exp = mlflow.get_experiment_by_name(target.experiment)
     if exp is not None:
         if exp.lifecycle_stage == "deleted":

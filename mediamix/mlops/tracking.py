@@ -11,7 +11,8 @@ and :func:`track_fit` (log an existing fit) are thin wrappers over the two. A ru
   ``roas/<channel>/{mean,hdi_low,hdi_high}`` and ``contribution_share/<channel>/mean``;
 - tags: ``mediamix.converged``, ``mediamix.version``, ``mediamix.git_commit`` (when the package
   lives in a git checkout), and a markdown note with the ROAS table;
-- artifacts: ``config/model_config.yaml``, ``summary.json``, ``fit/fit.nc`` and ``figures/*.png``;
+- artifacts: ``config/model_config.yaml``, ``summary.json``, ``fit/fit.nc``, ``figures/*.png``
+  and ``report.html`` (the fit's one-page report, :mod:`mediamix.report.html`);
 - the modeling frame as the run's input dataset, and the model
   (:mod:`mediamix.mlops.pyfunc_model`), optionally registered;
 - anything added with :meth:`TrackedRun.log_extras` before the run ends (the notebook's budget
@@ -26,7 +27,6 @@ Where runs go and what the model is called: :mod:`mediamix.mlops.target`.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import tempfile
 import traceback
@@ -42,6 +42,7 @@ import yaml
 from mediamix.analysis.summary import fit_summary
 from mediamix.config.model import ModelConfig
 from mediamix.inference.fit import FitResult, fit
+from mediamix.mlops.dataset import log_dataset
 from mediamix.mlops.provenance import (
     MAX_TAG_LENGTH,
     data_params,
@@ -51,6 +52,7 @@ from mediamix.mlops.provenance import (
     git_commit,
     package_version,
 )
+from mediamix.mlops.registration import decide_registration
 from mediamix.mlops.target import (
     TrackingError,
     TrackingTarget,
@@ -58,7 +60,7 @@ from mediamix.mlops.target import (
     registered_model_name,
     resolve_target,
 )
-from mediamix.runtime import on_databricks
+from mediamix.report.html import log_report
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -92,6 +94,8 @@ class TrackedRun:
         ``models:/<name>/<version>`` when the model was registered.
     status : str
         ``RUNNING`` until the run ends, then ``FINISHED``, ``FAILED`` or ``KILLED``.
+    registration_skipped : str or None
+        Why a model that was to be registered was not (a fit that did not converge).
     """
 
     run_id: str
@@ -101,6 +105,7 @@ class TrackedRun:
     model_uri: str | None = None
     registered_model: str | None = None
     status: str = "RUNNING"
+    registration_skipped: str | None = None
 
     @property
     def ui_command(self) -> str:
@@ -116,6 +121,7 @@ class TrackedRun:
         fit_path: str | Path | None = None,
         summary: dict[str, Any] | None = None,
         draws: int | None = None,
+        register_anyway: bool = False,
     ) -> dict[str, Any]:
         """Log a finished fit to this run: metrics, tags, artifacts, input data and the model.
 
@@ -128,8 +134,8 @@ class TrackedRun:
             :func:`~mediamix.mlops.target.registered_model_name`); default the config's
             ``tracking.registered_model`` (no registration when both are unset).
         figures : bool, default True
-            Log the figures of :func:`mediamix.analysis.plots.figures_for_fit` as PNGs
-            (skipped, with a log message, where that function is not available).
+            Log the figures of :func:`mediamix.analysis.plots.figures_for_fit` as PNGs and the
+            report as ``report.html`` (figures skipped, logged, where that function is missing).
         fit_path : str or Path, optional
             The fit already saved with :meth:`FitResult.save` (saved to a temporary file when
             omitted).
@@ -137,23 +143,33 @@ class TrackedRun:
             ``fit_summary(result)`` if already computed.
         draws : int, optional
             Posterior draws per prediction of the logged model (default 500).
+        register_anyway : bool, default False
+            Register even a fit that did not converge (see :mod:`mediamix.mlops.registration`).
 
         Returns
         -------
         dict
-            The ``summary.json`` content, with ``"mlflow_run_id"``.
+            The ``summary.json`` content, with ``"mlflow_run_id"`` and ``"registration"``.
         """
         summary = dict(summary if summary is not None else fit_summary(result))
         summary["mlflow_run_id"] = self.run_id
+        decision = decide_registration(
+            register_as or result.config.tracking.registered_model,
+            summary["diagnostics"],
+            register_anyway=register_anyway,
+        )
+        summary["registration"] = decision.note
+        self.registration_skipped = decision.note if decision.skipped else None
         _log_summary(result, summary)
         with tempfile.TemporaryDirectory(prefix="mediamix-run-") as tmp:
             if fit_path is None:
                 fit_path = result.save(Path(tmp) / "fit.nc")
             mlflow.log_artifact(str(fit_path), artifact_path="fit")
-            _log_dataset(result, self.data_source)
+            log_dataset(result, self.data_source)
             if figures:
                 _log_figures(result)
-            self._log_model(result, register_as, fit_path, draws)
+                log_report(result, self.data_source)  # logs why instead of failing the run
+            self._log_model(result, decision.name, fit_path, draws)
         return summary
 
     def _log_model(
@@ -162,8 +178,7 @@ class TrackedRun:
         from mediamix.analysis.predict import DEFAULT_DRAWS
         from mediamix.mlops.pyfunc import log_model
 
-        name = register_as or result.config.tracking.registered_model
-        full = registered_model_name(name) if name else None
+        full = registered_model_name(register_as) if register_as else None
         info = log_model(
             result,
             registered_model_name=full,
@@ -234,9 +249,12 @@ def _log_summary(result: FitResult, summary: dict[str, Any]) -> None:
         "mediamix.converged": str(bool(diag["converged"])).lower(),
         "mediamix.sampler": str(diag["sampler"]),
         "mlflow.note.content": fit_note(result, summary),
+        "mediamix.registration": str(summary.get("registration", ""))[:MAX_TAG_LENGTH],
     }
     if diag["problems"]:
         tags["mediamix.problems"] = "; ".join(diag["problems"])[:MAX_TAG_LENGTH]
+    if diag.get("target_accept_escalation"):
+        tags["mediamix.target_accept_escalation"] = str(diag["target_accept_escalation"])
     mlflow.set_tags(tags)
     mlflow.log_text(_config_yaml(result.config), "config/model_config.yaml")
     mlflow.log_dict(_json_ready(summary), "summary.json")
@@ -255,32 +273,6 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, float) and (value != value or abs(value) == float("inf")):
         return None
     return value
-
-
-def _log_dataset(result: FitResult, data_source: Mapping[str, str]) -> None:
-    """Log the modeling frame as the run's training input, with where it came from."""
-    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
-    from mlflow.data.delta_dataset_source import DeltaDatasetSource
-    from mlflow.data.pandas_dataset import from_pandas
-
-    source: Any = None
-    name = "modeling_frame"
-    if data_source.get("kind") == "table":
-        name = data_source["table"]
-        version = int(data_source["version"]) if data_source.get("version") else None
-        if on_databricks():
-            source = DeltaDatasetSource(delta_table_name=name, delta_table_version=version)
-        elif data_source.get("location"):
-            path = data_source["location"]
-            source = DeltaDatasetSource(path=path, delta_table_version=version)
-    elif data_source.get("path"):
-        path = str(Path(data_source["path"]).resolve())
-        source = get_dataset_source_from_json(json.dumps({"uri": path}), "local")
-        name = Path(path).stem
-    dataset = from_pandas(
-        result.frame, source=source, name=name, targets=result.config.outcome.name
-    )
-    mlflow.log_input(dataset, context="training")
 
 
 def _log_figures(result: FitResult) -> None:
@@ -429,6 +421,7 @@ def track_fit(
     register_as: str | None = None,
     figures: bool = True,
     run_name: str | None = None,
+    register_anyway: bool = False,
 ) -> str:
     """Log an existing fit as a new MLflow run: :func:`tracked_run` + :meth:`TrackedRun.log_fit`.
 
@@ -444,7 +437,9 @@ def track_fit(
         tracking_uri=tracking_uri,
         run_name=run_name,
     ) as run:
-        run.log_fit(result, register_as=register_as, figures=figures)
+        run.log_fit(
+            result, register_as=register_as, figures=figures, register_anyway=register_anyway
+        )
     return run.run_id
 
 
@@ -458,6 +453,7 @@ def fit_tracked(
     register_as: str | None = None,
     figures: bool = True,
     run_name: str | None = None,
+    register_anyway: bool = False,
     progress: bool = False,
     keep_open: bool = False,
 ) -> tuple[FitResult, TrackedRun]:
@@ -482,5 +478,7 @@ def fit_tracked(
         keep_open=keep_open,
     ) as run:
         result = fit(frame, config, progress=progress)
-        run.log_fit(result, register_as=register_as, figures=figures)
+        run.log_fit(
+            result, register_as=register_as, figures=figures, register_anyway=register_anyway
+        )
     return result, run

@@ -228,6 +228,7 @@ def test_model_served_over_http(fitted: FitResult, tmp_path: Path) -> None:
         tracking_uri=store,
         experiment="serving-test",
         register_as="mediamix_serving_test",
+        register_anyway=True,  # a short test fit
         figures=False,
     )
     port = _free_port()
@@ -261,6 +262,7 @@ def test_model_served_over_http(fitted: FitResult, tmp_path: Path) -> None:
         status, body = _post(f"{base}/invocations", _split(plan))
         assert status == 200, body
         served = pd.DataFrame(body["predictions"])
+        assert (served.pop("warning") == "").all()
         expected = predict_plan(fitted, plan)
         assert list(served.columns) == list(expected.columns)
         np.testing.assert_allclose(
@@ -279,6 +281,23 @@ def test_model_served_over_http(fitted: FitResult, tmp_path: Path) -> None:
         assert "spend column 'adwords'" in body["message"] and ">= 0" in body["message"]
         status, body = _post(f"{base}/invocations", b'{"dataframe_split": ')
         assert 400 <= status < 500, body
+        request = json.loads(_split(plan))
+        status, body = _post(
+            f"{base}/invocations", json.dumps(request | {"params": {"draws": -5}}).encode()
+        )
+        assert status == 400 and "draws must be >= 0" in body["message"], body
+        # columns and params the signature does not name are dropped by MLflow, not fatal
+        request["dataframe_split"]["columns"].append("note")
+        for row in request["dataframe_split"]["data"]:
+            row.append("x")
+        status, body = _post(
+            f"{base}/invocations", json.dumps(request | {"params": {"colour": 1}}).encode()
+        )
+        assert status == 200, body
+        far = plan.assign(date=plan["date"] + pd.Timedelta(weeks=520))
+        status, body = _post(f"{base}/invocations", _split(far))
+        assert status == 200, body
+        assert "outside it" in body["predictions"][0]["warning"], body
     finally:
         _stop(proc)
         log.close()

@@ -1,8 +1,9 @@
 """RUNME.py and the job: the spec against databricks-sdk's types, the bundle, the Jobs API calls.
 
-The Jobs API is played by a small HTTP server on 127.0.0.1 that implements the endpoints the
-SDK calls (host metadata, jobs list/create/reset/run-now, runs/get, current user); RUNME runs
-in a subprocess against it with a personal access token, as from a laptop.
+The Jobs API is played by a small HTTP server on 127.0.0.1 (``fake_workspace``) that
+implements the endpoints the SDK calls (host metadata, jobs list/create/reset/run-now, runs/get,
+current user, Unity Catalog schemas and Volumes) and refuses the job settings a workspace
+refuses; RUNME runs in a subprocess against it with a personal access token, as from a laptop.
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
 from databricks.sdk.service.jobs import JobSettings
+from fake_workspace import TOKEN, FakeWorkspace, job_settings_errors, serve
 
+from mediamix.databricks.bundle import BUNDLE_PATH, render_bundle
 from mediamix.databricks.job import local_tasks, main, run_local
 from mediamix.databricks.job_spec import (
     DEFAULT_SPARK_VERSION,
@@ -32,14 +31,16 @@ from mediamix.databricks.job_spec import (
     TASKS,
     JobError,
     JobOptions,
+    TaskDef,
     build_job_settings,
+    fit_many_task,
+    task_parameters,
     workspace_folder,
 )
 from mediamix.databricks.notebook import NOTEBOOKS, job_parameters, param_defaults, widget_names
 
 REPO = Path(__file__).resolve().parents[2]
 WS_PATH = "/Workspace/Users/tester@example.com/mediamix"
-TOKEN = "dapi-test-0123456789abcdef-secret"
 
 
 def spec(**kwargs: Any) -> dict[str, Any]:
@@ -66,13 +67,14 @@ def test_tasks_run_01_then_02_with_the_notebooks_widgets_as_parameters() -> None
     assert tasks["mmm_pymc"]["depends_on"] == [{"task_key": "data_gen"}]
     assert tasks["data_gen"]["notebook_task"]["notebook_path"] == f"{WS_PATH}/01_MMM Data Gen"
     assert tasks["mmm_pymc"]["notebook_task"]["notebook_path"] == f"{WS_PATH}/02_MMM PyMC Example"
-    for _, notebook, _ in TASKS:
-        assert (REPO / f"{notebook}.py").is_file()
-        assert notebook in NOTEBOOKS
-    widgets = {w for cls in NOTEBOOKS.values() for w in widget_names(cls)}
+    for task in TASKS:
+        assert (REPO / f"{task.notebook}.py").is_file()
+        assert task.notebook in NOTEBOOKS
+    in_job = [NOTEBOOKS[t.notebook] for t in TASKS]
+    widgets = {w for cls in in_job for w in widget_names(cls)}
     params = {p["name"]: p.get("default", "") for p in s["parameters"]}
     assert set(params) == widgets
-    for cls in NOTEBOOKS.values():
+    for cls in in_job:
         for name, default in param_defaults(cls).items():
             assert params[name] == default, name
 
@@ -95,13 +97,47 @@ def test_serverless_environment_installs_the_requirements() -> None:
     assert all(t["environment_key"] == env["environment_key"] for t in s["tasks"])
 
 
-def test_cluster_option_uses_an_ml_runtime_job_cluster() -> None:
+def test_cluster_option_uses_a_single_node_ml_runtime_in_the_current_form() -> None:
     s = spec(compute="cluster", node_type_id="Standard_D4ds_v5")
     assert "environments" not in s
     (cluster,) = s["job_clusters"]
-    assert "-ml-" in cluster["new_cluster"]["spark_version"] == DEFAULT_SPARK_VERSION
-    assert cluster["new_cluster"]["node_type_id"] == "Standard_D4ds_v5"
+    assert cluster["new_cluster"] == {
+        "kind": "CLASSIC_PREVIEW",
+        "is_single_node": True,
+        "use_ml_runtime": True,
+        "spark_version": DEFAULT_SPARK_VERSION,
+        "node_type_id": "Standard_D4ds_v5",
+        "data_security_mode": "DATA_SECURITY_MODE_DEDICATED",
+    }
+    assert DEFAULT_SPARK_VERSION == "17.3.x-scala2.13"  # 17.3 LTS: Spark 4.0, Python 3.12
     assert all(t["job_cluster_key"] == cluster["job_cluster_key"] for t in s["tasks"])
+    with pytest.raises(JobError, match="names an ML runtime; give the runtime release"):
+        spec(compute="cluster", spark_version="16.4.x-cpu-ml-scala2.12")
+
+
+def test_the_spec_passes_the_workspace_rules_and_sends_nothing_the_api_ignores() -> None:
+    extra = (TaskDef("fit_many", "02_MMM PyMC Example", after="mmm_pymc", workers=4),)
+    for compute in ("serverless", "cluster"):
+        for tasks in ((), extra):
+            s = spec(compute=compute, node_type_id="n1", extra_tasks=tasks)
+            assert job_settings_errors(s) == [], (compute, tasks)
+            assert "format" not in s
+
+
+def test_an_extra_task_with_workers_gets_a_cluster_of_its_own() -> None:
+    extra = (TaskDef("fit_many", "02_MMM PyMC Example", after="mmm_pymc", workers=4),)
+    s = spec(compute="cluster", node_type_id="n1", extra_tasks=extra)
+    clusters = {c["job_cluster_key"]: c["new_cluster"] for c in s["job_clusters"]}
+    assert clusters["fit_many_cluster"]["num_workers"] == 4
+    assert "is_single_node" not in clusters["fit_many_cluster"]
+    assert s["tasks"][-1]["job_cluster_key"] == "fit_many_cluster"
+    assert s["tasks"][-1]["depends_on"] == [{"task_key": "mmm_pymc"}]
+    serverless = spec(extra_tasks=extra)  # serverless sizes itself: same environment
+    assert serverless["tasks"][-1]["environment_key"] == "mediamix"
+    with pytest.raises(JobError, match="task keys must be unique"):
+        spec(extra_tasks=(TaskDef("data_gen", "01_MMM Data Gen"),))
+    with pytest.raises(JobError, match="workers must be at least 1"):
+        spec(compute="cluster", extra_tasks=(TaskDef("x", "01_MMM Data Gen", workers=0),))
 
 
 def test_parameters_overrides_and_unknown_names() -> None:
@@ -135,7 +171,7 @@ def _run_runme(
 def test_dry_run_prints_the_spec_as_json() -> None:
     done = _run_runme("--dry-run", "--workspace-path", WS_PATH, "--param", "draws=500")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == spec(parameters=job_parameters() | {"draws": "500"})
+    assert json.loads(done.stdout) == spec(parameters=task_parameters() | {"draws": "500"})
 
 
 def test_bad_param_is_an_error_with_status_2() -> None:
@@ -157,7 +193,9 @@ def _resolve(value: Any, variables: dict[str, str]) -> Any:
     return value
 
 
-def _bundle_job(target: str, file_path: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _bundle_job(
+    target: str, file_path: str, resource: str = "mediamix_mmm"
+) -> tuple[dict[str, Any], dict[str, str]]:
     bundle = yaml.safe_load((REPO / "databricks.yml").read_text())
     assert set(bundle["targets"]) == {"dev", "prod"}
     assert bundle["targets"]["dev"]["mode"] == "development"
@@ -165,8 +203,8 @@ def _bundle_job(target: str, file_path: str) -> tuple[dict[str, Any], dict[str, 
     values = {k: str(v["default"]) for k, v in bundle["variables"].items()}
     values |= bundle["targets"][target].get("variables", {})
     variables = {f"var.{k}": v for k, v in values.items()} | {"workspace.file_path": file_path}
-    (job,) = bundle["resources"]["jobs"].values()
-    job = _resolve(job, variables)
+    assert set(bundle["resources"]["jobs"]) == {"mediamix_mmm", "mediamix_mmm_fit_many"}
+    job = _resolve(bundle["resources"]["jobs"][resource], variables)
     for task in job["tasks"]:  # the bundle names notebooks relative to itself, with .py
         path = task["notebook_task"]["notebook_path"]
         assert path.startswith("./") and path.endswith(".py"), path
@@ -174,17 +212,30 @@ def _bundle_job(target: str, file_path: str) -> tuple[dict[str, Any], dict[str, 
     return job, values
 
 
+def test_the_committed_bundle_is_the_one_generated_from_the_spec() -> None:
+    assert BUNDLE_PATH.read_text() == render_bundle(), "databricks.yml is stale: make bundle"
+    assert "MULTI_TASK" not in BUNDLE_PATH.read_text()
+
+
+@pytest.mark.parametrize("fit_many", [False, True])
 @pytest.mark.parametrize("target", ["dev", "prod"])
-def test_bundle_defines_the_same_job_as_runme(target: str) -> None:
+def test_bundle_defines_the_same_job_as_runme(target: str, fit_many: bool) -> None:
     file_path = "/Workspace/Users/tester@example.com/.bundle/mediamix/files"
-    job, values = _bundle_job(target, file_path)
+    resource = "mediamix_mmm_fit_many" if fit_many else "mediamix_mmm"
+    job, values = _bundle_job(target, file_path, resource)
     assert JobSettings.from_dict(job).as_dict() == job, "the bundle's job is not valid JobSettings"
+    assert job_settings_errors(job) == []
+    extra = (fit_many_task(4),) if fit_many else ()
     expected = spec(
         workspace_path=file_path,
-        parameters=job_parameters({}) | {"catalog": values["catalog"], "schema": values["schema"]},
+        name=JOB_NAME + (" (fit many)" if fit_many else ""),
+        parameters=task_parameters(extra, env={})
+        | {"catalog": values["catalog"], "schema": values["schema"]},
         environment_version=values["environment_version"],
+        extra_tasks=extra,
     )
     assert job == expected
+    assert [t["task_key"] for t in job["tasks"]][-1] == ("fit_many" if fit_many else "mmm_pymc")
 
 
 # --------------------------------------------------------------------------- local run
@@ -192,7 +243,8 @@ def test_bundle_defines_the_same_job_as_runme(target: str) -> None:
 
 def test_local_run_runs_the_tasks_in_order_with_the_parameters(tmp_path: Path) -> None:
     log = tmp_path / "log.txt"
-    for _, notebook, _ in TASKS:
+    for task in TASKS:
+        notebook = task.notebook
         (tmp_path / f"{notebook}.py").write_text(
             "import os, pathlib\n"
             f"p = pathlib.Path({str(log)!r})\n"
@@ -202,7 +254,7 @@ def test_local_run_runs_the_tasks_in_order_with_the_parameters(tmp_path: Path) -
         )
     settings = build_job_settings(JobOptions(workspace_path=WS_PATH))
     assert [k for k, _ in local_tasks(settings, tmp_path)] == ["data_gen", "mmm_pymc"]
-    params = job_parameters({}) | {"draws": "7", "catalog": "c"}
+    params = task_parameters(env={}) | {"draws": "7", "catalog": "c"}
     assert run_local(settings, params, repo_root=tmp_path, out=io.StringIO()) == 0
     assert log.read_text().splitlines() == ["01_MMM Data Gen 7 c", "02_MMM PyMC Example 7 c"]
 
@@ -220,97 +272,9 @@ def test_local_run_stops_at_the_first_failure(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- Jobs API
 
 
-@dataclass
-class FakeWorkspace:
-    """State of the fake workspace: jobs by id, runs, and every request seen."""
-
-    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
-    runs: dict[int, int] = field(default_factory=dict)
-    requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    unauthorized: list[str] = field(default_factory=list)
-    fail_create: bool = False
-    host: str = ""
-
-
-def _handler(ws: FakeWorkspace) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _handle(self) -> None:
-            url = urlparse(self.path)
-            size = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(size) or b"{}") if size else {}
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            ws.requests.append((self.command, url.path, body or query))
-            if url.path == "/.well-known/databricks-config":
-                self._reply(200, {"oidc_endpoint": f"{ws.host}/oidc", "workspace_id": "42"})
-                return
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                ws.unauthorized.append(url.path)
-                self._reply(401, {"error_code": "UNAUTHENTICATED", "message": "bad token"})
-                return
-            route = (self.command, url.path)
-            if route == ("GET", "/api/2.0/preview/scim/v2/Me"):
-                self._reply(200, {"id": "1", "userName": "tester@example.com"})
-            elif route == ("GET", "/api/2.2/jobs/list"):
-                found = [
-                    {"job_id": i, "settings": {"name": s["name"]}}
-                    for i, s in ws.jobs.items()
-                    if s["name"] == query.get("name", s["name"])
-                ]
-                self._reply(200, {"jobs": found, "has_more": False} if found else {})
-            elif route == ("POST", "/api/2.2/jobs/create"):
-                if ws.fail_create:
-                    self._reply(403, {"error_code": "PERMISSION_DENIED", "message": "no jobs"})
-                    return
-                job_id = 1000 + len(ws.jobs)
-                ws.jobs[job_id] = body
-                self._reply(200, {"job_id": job_id})
-            elif route == ("POST", "/api/2.2/jobs/reset"):
-                ws.jobs[int(body["job_id"])] = body["new_settings"]
-                self._reply(200, {})
-            elif route == ("POST", "/api/2.2/jobs/run-now"):
-                run_id = 5000 + len(ws.runs)
-                ws.runs[run_id] = int(body["job_id"])
-                self._reply(200, {"run_id": run_id, "number_in_job": run_id})
-            elif route == ("GET", "/api/2.2/jobs/runs/get"):
-                run_id = int(query["run_id"])
-                url_ = f"{ws.host}/?o=42#job/{ws.runs[run_id]}/run/{run_id}"
-                self._reply(200, {"run_id": run_id, "run_page_url": url_})
-            else:
-                self._reply(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": url.path})
-
-        def do_GET(self) -> None:
-            self._handle()
-
-        def do_POST(self) -> None:
-            self._handle()
-
-    return Handler
-
-
 @pytest.fixture
 def workspace() -> Iterator[FakeWorkspace]:
-    ws = FakeWorkspace()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ws))
-    ws.host = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield ws
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    yield from serve(FakeWorkspace())
 
 
 def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -343,7 +307,7 @@ def test_runme_creates_then_updates_then_runs(workspace: FakeWorkspace, tmp_path
     assert second.returncode == 0, second.stderr
     assert f"updated job {JOB_NAME!r} (id 1000)" in second.stdout
     assert list(workspace.jobs) == [1000], "an update must not create a second job"
-    assert workspace.jobs[1000] == spec(parameters=job_parameters({}) | {"draws": "500"})
+    assert workspace.jobs[1000] == spec(parameters=task_parameters(env={}) | {"draws": "500"})
     assert workspace.runs == {5000: 1000}
     assert f"started run 5000: {workspace.host}/?o=42#job/1000/run/5000" in second.stdout
     calls = [(m, p) for m, p, _ in workspace.requests if p.startswith("/api/")]
@@ -439,15 +403,24 @@ def test_runme_as_a_workspace_notebook(
         if key.startswith("DATABRICKS_") or key == "HOME":
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)  # what the notebook context provides
+    workspace.catalogs.add("team")
     dbutils = FakeDbutils({"catalog": "team", "start_run": "yes"}, "/Users/t@x.com/mediamix/RUNME")
     assert main(namespace={"dbutils": dbutils}) == 0
+    assert set(workspace.volumes) == {"team.mediamix.raw"}
     printed = capsys.readouterr()
     assert TOKEN not in printed.out + printed.err
-    assert set(dbutils.widgets.defined) == {"job_name", "compute", "catalog", "schema", "start_run"}
+    assert set(dbutils.widgets.defined) == {
+        "job_name",
+        "compute",
+        "catalog",
+        "schema",
+        "volume",
+        "start_run",
+    }
     (job,) = workspace.jobs.values()
     expected = spec(
         workspace_path="/Workspace/Users/t@x.com/mediamix",
-        parameters=job_parameters({}) | {"catalog": "team"},
+        parameters=task_parameters(env={}) | {"catalog": "team"},
     )
     assert job == expected
     assert job["environments"][0]["spec"]["dependencies"] == [
@@ -463,3 +436,135 @@ def test_workspace_folder() -> None:
     assert spec(workspace_path="/Users/a/x")["tasks"][0]["notebook_task"]["notebook_path"] == (
         "/Workspace/Users/a/x/01_MMM Data Gen"
     )
+
+
+# --------------------------------------------------------------------------- rules and Volumes
+
+
+def test_the_fake_refuses_what_a_workspace_refuses() -> None:
+    good = spec(compute="cluster", node_type_id="n1")
+    assert job_settings_errors(good) == []
+    legacy = json.loads(json.dumps(good))
+    cluster = legacy["job_clusters"][0]["new_cluster"]
+    del cluster["kind"]
+    cluster["spark_conf"] = {"spark.databricks.cluster.profile": "singleNode"}
+    assert any("kind CLASSIC_PREVIEW" in e for e in job_settings_errors(legacy))
+    typo = spec() | {"max_concurrent_run": 1}
+    assert job_settings_errors(typo) == ["Unknown field 'max_concurrent_run' in job_settings"]
+    nested = spec()
+    nested["tasks"][0]["notebook_task"]["notebook_params"] = {"a": "b"}  # a run-time field
+    assert job_settings_errors(nested) == [
+        "Unknown field 'notebook_params' in job_settings.tasks[0].notebook_task"
+    ]
+    script = spec()
+    script["tasks"][0] = {"task_key": "data_gen", "spark_python_task": {"python_file": "x.py"}}
+    assert any("An environment is required" in e for e in job_settings_errors(script))
+    both = spec()
+    both["environments"][0]["spec"]["base_environment"] = "/Workspace/env.yaml"
+    assert any("exactly one of environment_version" in e for e in job_settings_errors(both))
+    mixed = spec()
+    mixed["tasks"][0]["job_cluster_key"] = "nowhere"
+    errors = job_settings_errors(mixed)
+    assert any("'nowhere' is not defined" in e for e in errors)
+    assert any("only be used with serverless" in e for e in errors)
+    old = job_settings_errors(spec(), notebook_envs=False)
+    assert old[0].startswith("A task environment can not be provided for notebook task data_gen")
+
+
+def _runme_env(workspace: FakeWorkspace, tmp_path: Path) -> dict[str, str]:
+    return _clean_env(tmp_path, DATABRICKS_HOST=workspace.host, DATABRICKS_TOKEN=TOKEN)
+
+
+def test_runme_creates_the_raw_feeds_volume_and_its_schema_when_missing(
+    workspace: FakeWorkspace, tmp_path: Path
+) -> None:
+    env = _runme_env(workspace, tmp_path)
+    first = _run_runme("--workspace-path", WS_PATH, "--schema", "mmm_dev", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "raw feeds volume: /Volumes/main/mmm_dev/raw (created;" in first.stdout
+    assert "main.mmm_dev" in workspace.schemas
+    assert workspace.volumes["main.mmm_dev.raw"]["volume_type"] == "MANAGED"
+    again = _run_runme("--workspace-path", WS_PATH, "--schema", "mmm_dev", env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "raw feeds volume: /Volumes/main/mmm_dev/raw (exists;" in again.stdout
+    creates = [p for m, p, _ in workspace.requests if m == "POST" and "volumes" in p]
+    assert len(creates) == 1
+    none = _run_runme("--workspace-path", WS_PATH, "--volume", "", env=env, cwd=tmp_path)
+    assert none.returncode == 0 and "raw feeds volume" not in none.stdout
+
+
+def test_runme_says_what_is_missing_when_the_volume_cannot_be_made(
+    workspace: FakeWorkspace, tmp_path: Path
+) -> None:
+    env = _runme_env(workspace, tmp_path)
+    done = _run_runme("--workspace-path", WS_PATH, "--catalog", "nope", env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "The catalog 'nope' must exist" in done.stderr
+    workspace.may_create_volumes = False
+    done = _run_runme("--workspace-path", WS_PATH, env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "CREATE VOLUME on the schema" in done.stderr
+    assert not workspace.jobs and not workspace.volumes, "nothing half-made"
+
+
+def test_runme_falls_back_where_notebook_task_environments_are_refused(
+    workspace: FakeWorkspace, tmp_path: Path
+) -> None:
+    workspace.notebook_task_environments = False
+    done = _run_runme(
+        "--workspace-path", WS_PATH, env=_runme_env(workspace, tmp_path), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refuses a job environment on notebook tasks" in done.stdout
+    assert len(workspace.refused) == 1
+    (job,) = workspace.jobs.values()
+    assert "environments" not in job
+    assert all("environment_key" not in t for t in job["tasks"])
+    assert (
+        job
+        == build_job_settings(
+            JobOptions(workspace_path=WS_PATH), notebook_environments=False
+        ).as_dict()
+    )
+
+
+def test_cluster_jobs_are_not_retried_without_environments(
+    workspace: FakeWorkspace, tmp_path: Path
+) -> None:
+    workspace.notebook_task_environments = False
+    args = ("--workspace-path", WS_PATH, "--compute", "cluster", "--node-type", "n1")
+    done = _run_runme(*args, env=_runme_env(workspace, tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "refuses" not in done.stdout and not workspace.refused
+
+
+def test_the_readme_shows_what_dry_run_prints_for_both_computes() -> None:
+    readme = (REPO / "README.md").read_text()
+    ws = "/Workspace/Users/me@example.com/mediamix"
+    serverless = spec(workspace_path=ws)
+    cluster = spec(workspace_path=ws, compute="cluster", node_type_id="m5d.xlarge")
+    for part in (serverless["environments"], serverless["tasks"][0], cluster["job_clusters"]):
+        assert json.dumps(part, indent=2) in readme, "README's job JSON is stale"
+
+
+def test_fit_many_task_gets_its_own_cluster_and_its_notebooks_parameters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mediamix.databricks.job import main
+
+    argv = ["--dry-run", "--compute", "cluster", "--node-type", "n1", "--fit-many-workers", "3"]
+    assert main(argv) == 0
+    s = json.loads(capsys.readouterr().out)
+    tasks = {t["task_key"]: t for t in s["tasks"]}
+    assert list(tasks) == ["data_gen", "mmm_pymc", "fit_many"]
+    assert tasks["fit_many"]["notebook_task"]["notebook_path"].endswith("/03_MMM Fit Many")
+    assert tasks["fit_many"]["job_cluster_key"] == "fit_many_cluster"
+    clusters = {c["job_cluster_key"]: c["new_cluster"] for c in s["job_clusters"]}
+    assert clusters["fit_many_cluster"]["num_workers"] == 3
+    assert clusters["mediamix_cluster"]["is_single_node"] is True
+    params = {p["name"] for p in s["parameters"]}
+    assert set(widget_names(NOTEBOOKS["03_MMM Fit Many"])) <= params
+    assert (REPO / "03_MMM Fit Many.py").is_file()
+    # without the task its parameters are unknown to the job
+    assert main(["--dry-run", "--param", "groups_table=x"]) == 2
+    assert main(["--dry-run", "--fit-many-workers", "-1"]) == 2

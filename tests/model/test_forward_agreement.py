@@ -250,3 +250,29 @@ def test_forward_pass_agrees_on_prior_draws(case: str, data: pd.DataFrame) -> No
 def test_forward_pass_agrees_on_a_sampled_fit() -> None:
     _, result = small_fit()
     _check_agreement(result)
+
+
+def test_forward_pass_agrees_with_holiday_and_event_controls(data: pd.DataFrame) -> None:
+    """Derived controls (holidays, event labels) are plain control terms for every consumer."""
+    from mediamix.data.columns import prepare_frame
+
+    labelled = data.assign(launch=np.where(np.arange(len(data)) % 26 == 5, "launch", "na"))
+    config = _config(CASES["mixed"]).model_copy(
+        update={
+            "events": ["launch"],
+            "holidays": parse_config(
+                ModelConfig, {**_BASE, "holidays": {"country": "DE"}}
+            ).holidays,
+        }
+    )
+    frame, derived = prepare_frame(labelled, config)
+    assert derived.controls == ["price", "launch_launch", "holiday_DE"]
+    result = _prior_fit(frame, derived, seed=3)
+    _check_agreement(result)
+    # a plan without the derived columns gets them from its dates and labels: same draws
+    plan = labelled.drop(columns="sales")
+    got = plan_draws(result, plan, draws=None, history=True)
+    _agree(got.baseline, _draws(result, "baseline"), "plan without derived controls vs model")
+
+
+_BASE = {"outcome": {"name": "sales"}, "channels": ["tv"]}
