@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -400,17 +399,9 @@ def mlflow_ui_command(run: TrackedRun, port: int = 5000) -> str:
         script next to the running interpreter, relative to the working directory when inside
         it), or, for a remote store, what to open.
     """
+    # the target already names the mlflow script to run (this interpreter's when not on PATH)
     command = run.ui_command
-    if not run.target.is_local:
-        return command
-    script = Path(sys.executable).parent / "mlflow"
-    if script.exists():
-        try:
-            shown = str(script.absolute().relative_to(Path.cwd()))
-        except ValueError:
-            shown = str(script.absolute())
-        command = command.replace("mlflow", shown, 1)
-    return f"{command} --port {port}"
+    return f"{command} --port {port}" if run.target.is_local else command
 
 
 def log_allocation(run: TrackedRun, allocation: Allocation) -> None:

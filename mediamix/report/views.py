@@ -40,7 +40,7 @@ def verdict(diag: Diagnostics) -> tuple[str, str]:
         or ``bad`` (not converged: the numbers should not be acted on).
     """
     fit_text = (
-        f"The model explains {diag.r2:.0%} of the outcome's variation over time "
+        f"The model explains {diag.r2:.1%} of the outcome's variation over time "
         f"(R² {diag.r2:.3f}); its predictions are off by {diag.mape:.1f} % on average."
     )
     if not diag.converged:

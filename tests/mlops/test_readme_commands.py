@@ -42,3 +42,21 @@ def test_readme_commands_name_the_venv() -> None:
     # the scoring server starts `uvicorn` through PATH: the venv's bin must be on it
     assert 'PATH="$PWD/.venv/bin:$PATH"' in serve.group(0)
     assert (BIN / "uvicorn").is_file()
+
+
+def test_notebook_ui_command_names_the_mlflow_script_once() -> None:
+    from types import SimpleNamespace
+
+    from mediamix.databricks.notebook import mlflow_ui_command
+
+    local = SimpleNamespace(
+        ui_command=".venv/bin/mlflow ui --backend-store-uri sqlite:////tmp/m.db",
+        target=SimpleNamespace(is_local=True),
+    )
+    command = mlflow_ui_command(local, port=5001)  # type: ignore[arg-type]
+    assert command == ".venv/bin/mlflow ui --backend-store-uri sqlite:////tmp/m.db --port 5001"
+    assert command.count("mlflow ui") == 1 and command.count(".venv/bin") == 1
+    remote = SimpleNamespace(
+        ui_command="open the experiment x", target=SimpleNamespace(is_local=False)
+    )
+    assert mlflow_ui_command(remote) == "open the experiment x"  # type: ignore[arg-type]
