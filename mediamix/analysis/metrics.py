@@ -169,8 +169,13 @@ def current_spend(result: FitResult, window: Window = None) -> pd.Series:
     pandas.Series
         Indexed by channel, currency per period (per week for weekly data).
     """
-    rows = result.frame.loc[window_mask(result, window), result.channels]
-    return rows.mean().astype(np.float64).rename("spend")
+    rows = result.frame.loc[window_mask(result, window), _spend_columns(result)]
+    return rows.set_axis(result.channels, axis=1).mean().astype(np.float64).rename("spend")
+
+
+def _spend_columns(result: FitResult) -> list[str]:
+    """Each channel's spend column (currency): its ``spend`` column for an exposure channel."""
+    return [result.config.spend_column(c) for c in result.channels]
 
 
 def _spend_matrix(result: FitResult, spend: pd.DataFrame | npt.ArrayLike) -> tuple[FloatArray, Any]:
@@ -274,14 +279,18 @@ def component_totals(result: FitResult, window: Window = None) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        Dims ``(draw, component)`` (chains stacked), components ``baseline`` then the channels;
-        outcome units summed over the window.
+        Dims ``(draw, component)`` (chains stacked), components ``baseline``, the channels,
+        then the organic channels if any; outcome units summed over the window.
     """
     mask = window_mask(result, window)
     post = result.posterior
     media = _stacked(post["channel_contribution"].isel(date=mask).sum("date"))
     base = _stacked(post["baseline"].isel(date=mask).sum("date"))
-    parts = xr.concat([base.expand_dims(channel=["baseline"]), media], dim="channel")
+    pieces = [base.expand_dims(channel=["baseline"]), media]
+    if "organic_contribution" in post:
+        organic = _stacked(post["organic_contribution"].isel(date=mask).sum("date"))
+        pieces.append(organic.rename(organic="channel"))
+    parts = xr.concat(pieces, dim="channel")
     return parts.rename(channel="component")
 
 
@@ -308,7 +317,7 @@ def roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
         in the window.
     """
     mask = window_mask(result, window)
-    spend = result.frame.loc[mask, result.channels].sum().astype(np.float64).to_numpy()
+    spend = result.frame.loc[mask, _spend_columns(result)].sum().astype(np.float64).to_numpy()
     contrib = _stacked(result.posterior["channel_contribution"].isel(date=mask).sum("date"))
     total = xr.DataArray(spend, dims="channel", coords={"channel": result.channels})
     return contrib / total.where(total > 0)
@@ -344,7 +353,7 @@ def roas(result: FitResult, window: Window = None) -> pd.DataFrame:
         ``hdi_high``. NaN for a channel with no spend in the window.
     """
     mask = window_mask(result, window)
-    spend = result.frame.loc[mask, result.channels].sum().astype(np.float64)
+    spend = result.frame.loc[mask, _spend_columns(result)].sum().astype(np.float64)
     out = summarize_draws(roas_draws(result, window), result.config.hdi_prob)
     out.insert(0, "spend", spend.to_numpy())
     return out
@@ -378,7 +387,7 @@ def marginal_roas(
     if not (isinstance(step, int | float) and 0 < step <= 1):
         raise MediamixError(f"step must be a number in (0, 1], got {step!r}")
     mask = window_mask(result, window)
-    base = result.frame[result.channels].to_numpy(dtype=np.float64)
+    base = result.frame[_spend_columns(result)].to_numpy(dtype=np.float64)
     raised = base.copy()
     raised[mask] *= 1.0 + step
     mp = MediaParameters.from_fit(result, draws)

@@ -20,7 +20,7 @@ predicting the training frame's own spend reproduces the model's
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import arviz_stats as azs
 import numpy as np
@@ -29,6 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from mediamix.analysis.response import MediaParameters, draw_index, media_contributions
+from mediamix.config.model import ModelConfig
 from mediamix.data.columns import plan_controls
 from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS
 from mediamix.data.frames import example_rows as _rows
@@ -92,21 +93,28 @@ class PlanDraws:
         ``(sample, date)``: intercept, trend, seasonality, controls and index effects.
     contributions : numpy.ndarray
         ``(sample, date, channel)``: each channel's contribution.
+    organic_channels : list of str
+        Organic channel order of the last axis of ``organic`` (empty without organic media).
+    organic : numpy.ndarray or None
+        ``(sample, date, organic)``: each organic channel's contribution; None without any.
     """
 
     dates: pd.DatetimeIndex
     channels: list[str]
     baseline: FloatArray
     contributions: FloatArray
+    organic_channels: list[str] = field(default_factory=list)
+    organic: FloatArray | None = None
 
     @property
     def outcome(self) -> FloatArray:
         """Expected outcome per draw and date, ``(sample, date)``."""
-        return np.asarray(forward.mean(self.baseline, self.contributions))
+        extra = [] if self.organic is None else [self.organic]
+        return np.asarray(forward.mean(self.baseline, self.contributions, *extra))
 
 
 def plan_columns(result: FitResult) -> list[str]:
-    """The columns a spend plan for this fit needs: ``date``, channels, controls, index variables.
+    """The columns a plan for this fit needs: ``date``, channels, organic media, controls, index.
 
     Parameters
     ----------
@@ -119,7 +127,8 @@ def plan_columns(result: FitResult) -> list[str]:
         In the order the model signature lists them.
     """
     cfg = result.config
-    return ["date", *cfg.channel_names, *cfg.controls, *cfg.index_variables]
+    media = [cfg.media_column(c) for c in cfg.channel_names]
+    return ["date", *media, *cfg.organic_names, *cfg.controls, *cfg.index_variables]
 
 
 def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
@@ -127,11 +136,20 @@ def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
     columns = [str(c) for c in plan.columns]
     if "date" not in columns:
         raise PlanError(f"the spend plan has no 'date' column; its columns are {columns}")
-    missing = [c for c in cfg.channel_names if c not in columns]
+    missing = [
+        cfg.media_column(c) for c in cfg.channel_names if _media_column(cfg, c, columns) is None
+    ]
     if missing:
         raise PlanError(
             f"the spend plan is missing channel columns {missing}; the model's channels are "
-            f"{cfg.channel_names} (give 0 for a channel with no spend)"
+            f"{cfg.channel_names} (give 0 for a channel with no spend; a channel modeled on "
+            "an exposure metric takes its exposure column)"
+        )
+    missing = [c for c in cfg.organic_names if c not in columns]
+    if missing:
+        raise PlanError(
+            f"the spend plan is missing organic media columns {missing}; the model's organic "
+            f"channels are {cfg.organic_names} (give their planned volume, 0 for none)"
         )
     needed = [*cfg.controls, *cfg.index_variables]
     absent = [c for c in needed if c not in columns]
@@ -139,7 +157,8 @@ def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
         raise PlanError(
             f"the spend plan is missing columns {absent} that the model's baseline uses"
         )
-    allowed = {*plan_columns(result), cfg.outcome.name, *cfg.events}
+    spend = [s for _, s in cfg.exposure_channels.values()]  # ignored: exposure drives the model
+    allowed = {*plan_columns(result), *cfg.channel_names, cfg.outcome.name, *cfg.events, *spend}
     extra = [c for c in columns if c not in allowed]
     if extra:
         raise PlanError(
@@ -148,6 +167,21 @@ def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
         )
     if not len(plan):
         raise PlanError("the spend plan has no rows")
+
+
+def _media_column(cfg: ModelConfig, channel: str, columns: list[str]) -> str | None:
+    """A channel's media input column in a plan: its exposure column, else its own name."""
+    found = [c for c in (cfg.media_column(channel), channel) if c in columns]
+    return found[0] if found else None
+
+
+def _media_inputs(result: FitResult, plan: pd.DataFrame) -> FloatArray:
+    """The plan's media input per channel ``(date, channel)``: spend, or exposure."""
+    cfg, columns = result.config, [str(c) for c in plan.columns]
+    roles = {c: "exposure" if c in cfg.exposure_channels else "spend" for c in result.channels}
+    return np.column_stack(
+        [_numeric(plan, str(_media_column(cfg, c, columns)), roles[c]) for c in roles]
+    )
 
 
 def _plan_dates(result: FitResult, plan: pd.DataFrame) -> pd.DatetimeIndex:
@@ -196,20 +230,22 @@ def _numeric(plan: pd.DataFrame, column: str, role: str) -> FloatArray:
     bad = ~np.isfinite(arr)
     if bad.any():
         raise PlanError(f"{role} column {column!r}: {_rows(bad)} are missing, NaN or infinite")
-    if role == "spend" and (arr < 0).any():
+    if role in ("spend", "exposure", "organic media") and (arr < 0).any():
         neg = arr < 0
         raise PlanError(
-            f"spend column {column!r}: {_rows(neg)} are negative (e.g. {arr[neg][0]}); "
-            "spend must be >= 0"
+            f"{role} column {column!r}: {_rows(neg)} are negative (e.g. {arr[neg][0]}); "
+            f"{role} must be >= 0"
         )
     return arr
 
 
-def _history(result: FitResult, dates: pd.DatetimeIndex, length: int) -> FloatArray:
-    """Training spend for the ``length`` periods before ``dates[0]``; 0 where there is none."""
+def _history(
+    result: FitResult, dates: pd.DatetimeIndex, length: int, columns: list[str] | None = None
+) -> FloatArray:
+    """Training spend (or ``columns``), the ``length`` periods before ``dates[0]``; 0 if none."""
     step = pd.Timedelta(days=_STEP_DAYS[result.scalers.frequency])
     before = pd.DatetimeIndex([dates[0] - step * k for k in range(length, 0, -1)])
-    train = result.frame.set_index("date")[result.channels]
+    train = result.frame.set_index("date")[list(result.channels) if columns is None else columns]
     train.index = pd.DatetimeIndex(train.index).astype(DATE_DTYPE)
     return train.reindex(before.astype(DATE_DTYPE)).fillna(0.0).to_numpy(dtype=np.float64)
 
@@ -317,10 +353,10 @@ def plan_draws(
     plan = plan_controls(plan, result.config, _STEP_DAYS[result.scalers.frequency])
     _check_columns(result, plan)
     dates = _plan_dates(result, plan)
-    spend = np.column_stack([_numeric(plan, c, "spend") for c in result.channels])
+    spend = _media_inputs(result, plan)
     post = result.posterior
     idx = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
-    media = MediaParameters.from_fit(result, draws=draws)
+    media = MediaParameters.from_fit(result, draws=draws, media_units=True)
     lag = media.window - 1
     if history and lag:
         spend = np.concatenate([_history(result, dates, lag), spend], axis=0)
@@ -328,7 +364,22 @@ def plan_draws(
         lag = 0
     contributions = media_contributions(media, spend)[:, lag:, :]
     baseline = _baseline(result, plan, dates, idx)
-    return PlanDraws(dates, list(result.channels), baseline, contributions)
+    names = result.config.organic_names
+    organic = _organic(result, plan, dates, draws, history) if names else None
+    return PlanDraws(dates, list(result.channels), baseline, contributions, names, organic)
+
+
+def _organic(
+    result: FitResult, plan: pd.DataFrame, dates: pd.DatetimeIndex, draws: int | None, history: bool
+) -> FloatArray:
+    """Organic media contributions ``(sample, date, organic)``, carried over like spend."""
+    names = result.config.organic_names
+    volume = np.column_stack([_numeric(plan, c, "organic media") for c in names])
+    params = MediaParameters.from_fit(result, draws=draws, organic=True)
+    lag = params.window - 1 if history else 0
+    if lag:
+        volume = np.concatenate([_history(result, dates, lag, names), volume], axis=0)
+    return media_contributions(params, volume)[:, lag:, :]
 
 
 def predict_plan(
@@ -346,8 +397,9 @@ def predict_plan(
     result : FitResult
         The fit.
     plan : pandas.DataFrame
-        ``date``, one spend column per channel (original currency units), and the model's
-        controls and index variables if it has any. See :func:`plan_draws` for how spend
+        ``date``, one spend column per channel (original currency units), one column per
+        organic channel (its planned volume, finite and >= 0), and the model's controls and
+        index variables if it has any. See :func:`plan_draws` for how spend
         before the plan is carried over.
     draws : int or None, default 500
         Posterior draws to use (evenly thinned); ``None`` uses all of them.
@@ -362,7 +414,7 @@ def predict_plan(
         One row per plan date: ``date``, ``prediction_mean``, ``prediction_hdi_low``,
         ``prediction_hdi_high`` (the expected outcome's HDI, without observation noise),
         ``baseline`` (its mean) and ``contribution_<channel>`` (each channel's mean
-        contribution), all in original outcome units.
+        contribution, organic channels included), all in original outcome units.
 
     Raises
     ------
@@ -399,6 +451,9 @@ def _prediction_frame(pd_: PlanDraws, prob: float) -> pd.DataFrame:
     means = pd_.contributions.mean(axis=0)
     for j, ch in enumerate(pd_.channels):
         out[f"contribution_{ch}"] = means[:, j]
+    if pd_.organic is not None:
+        for j, ch in enumerate(pd_.organic_channels):
+            out[f"contribution_{ch}"] = pd_.organic[:, :, j].mean(axis=0)
     return out
 
 
@@ -427,6 +482,8 @@ def example_plan(result: FitResult, periods: int = 4) -> pd.DataFrame:
     plan = pd.DataFrame({"date": dates})
     recent = frame.tail(13)
     for ch in result.channels:
+        plan[result.config.media_column(ch)] = float(round(recent[ch].mean(), 2))
+    for ch in result.config.organic_names:
         plan[ch] = float(round(recent[ch].mean(), 2))
     for c in [*result.config.controls, *result.config.index_variables]:
         plan[c] = frame[c].iloc[-1]

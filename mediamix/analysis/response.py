@@ -100,7 +100,14 @@ class MediaParameters:
         return int(self.values["beta"].shape[0])
 
     @classmethod
-    def from_fit(cls, result: FitResult, draws: int | None = None) -> MediaParameters:
+    def from_fit(
+        cls,
+        result: FitResult,
+        draws: int | None = None,
+        *,
+        organic: bool = False,
+        media_units: bool = False,
+    ) -> MediaParameters:
         """Take the channel parameters of a fit's posterior, chains stacked (chain-major).
 
         Parameters
@@ -109,16 +116,29 @@ class MediaParameters:
             The fit.
         draws : int, optional
             Keep this many draws, evenly spaced over the stacked chains; all by default.
+        organic : bool, default False
+            The organic channels instead of the paid ones (``spend_max`` is then their
+            ``organic_max``); they have no spend, so they never enter the optimizer.
+        media_units : bool, default False
+            Take a channel modeled on an exposure metric in exposure units, as the model
+            does. By default its input is spend (currency), mapped to exposure at the
+            channel's average cost per exposure over the data (``spend_max`` is then the
+            exposure maximum times that cost), as response curves and the optimizer need.
 
         Returns
         -------
         MediaParameters
         """
         cfg, post = result.config, result.posterior
-        names = cfg.channel_names
+        entries = cfg.organic_channels if organic else cfg.channels
+        names = list(entries)
+        scale = dict(result.scalers.organic_max if organic else result.scalers.spend_max)
+        if not (organic or media_units):
+            for ch, cost in result.scalers.cost_per_exposure.items():
+                scale[ch] *= cost
         index = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
         values = {p: np.full((len(index), len(names)), np.nan) for p in PARAMETER_NAMES}
-        for j, (ch, where) in enumerate(channel_parameters(cfg).items()):
+        for j, (ch, where) in enumerate(channel_parameters(cfg, organic).items()):
             for param, (var, dim) in where.items():
                 da = post[var].sel({dim: ch}) if dim else post[var]
                 values[param][:, j] = da.transpose("chain", "draw").to_numpy().reshape(-1)[index]
@@ -129,13 +149,13 @@ class MediaParameters:
                 normalize=cc.adstock.normalize,
                 saturation=cc.saturation.type,
             )
-            for cc in (cfg.channels[ch] for ch in names)
+            for cc in (entries[ch] for ch in names)
         )
         return cls(
             channels=tuple(names),
             transforms=transforms,
             values=values,
-            spend_max=np.array([result.scalers.spend_max[c] for c in names], dtype=np.float64),
+            spend_max=np.array([scale[c] for c in names], dtype=np.float64),
             y_scale=float(result.scalers.y_scale),
         )
 

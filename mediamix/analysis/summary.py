@@ -22,7 +22,8 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     -------
     dict
         ``{"hdi_prob", "channels": {NAME: {"roas", "contribution_share", "params"}},
-        "diagnostics": {...}}``, each interval as ``{"mean", "hdi_low", "hdi_high"}``.
+        "diagnostics": {...}}``, each interval as ``{"mean", "hdi_low", "hdi_high"}``; a model
+        with organic channels adds ``"organic": {NAME: {"contribution_share", "params"}}``.
     """
     prob = result.config.hdi_prob
     roas, share = roas_draws(result), contribution_share_draws(result)
@@ -37,10 +38,23 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
                 for name, (var, dim) in params.items()
             },
         }
+    # organic media have no spend: contribution share and parameters, no ROAS
+    organic: dict[str, Any] = {}
+    for ch, params in channel_parameters(result.config, organic=True).items():
+        organic[ch] = {
+            "contribution_share": interval(share.sel(component=ch), prob).to_dict(),
+            "params": {
+                name: interval(post[var].sel({dim: ch}) if dim else post[var], prob).to_dict()
+                for name, (var, dim) in params.items()
+            },
+        }
     diag = result.diagnostics().to_dict()
     diag["fit_seconds"] = result.timings.get("fit_seconds", float("nan"))
     diag["sampler"] = result.config.sampler.sampler
     diag["target_accept"] = result.config.sampler.target_accept
     # why the sampler ran twice, if it did (divergences at the configured target_accept)
     diag["target_accept_escalation"] = result.idata.attrs.get("target_accept_escalation")
-    return {"hdi_prob": prob, "channels": channels, "diagnostics": diag}
+    out: dict[str, Any] = {"hdi_prob": prob, "channels": channels, "diagnostics": diag}
+    if organic:
+        out["organic"] = organic
+    return out

@@ -182,8 +182,16 @@ _require_prior_fields()
 
 
 class ChannelModelConfig(StrictModel):
-    """How one channel's spend acts on the outcome: adstock, saturation and ``beta``."""
+    """How one channel's spend acts on the outcome: adstock, saturation and ``beta``.
 
+    ``exposure`` and ``spend`` (together) model a paid channel on an exposure metric
+    (impressions, clicks): the ``exposure`` column is the model's media input, the ``spend``
+    column (currency) gives its ROAS and, through the average cost per exposure, its response
+    to spend in curves and the optimizer.
+    """
+
+    exposure: str | None = Field(default=None, min_length=1)
+    spend: str | None = Field(default=None, min_length=1)
     adstock: AdstockConfig = AdstockConfig()
     saturation: SaturationConfig = SaturationConfig()
     beta: PriorConfig = _prior("HalfNormal", sigma=1.0)
@@ -294,10 +302,16 @@ class ModelConfig(StrictModel):
     ``%d/%m/%Y``; default: ISO dates) say how to read the data's dates. ``events`` names columns of
     labels (``na`` or empty: no event) that become one indicator control per label, and
     ``holidays`` a country calendar that becomes one; see :mod:`mediamix.data.columns`.
+
+    ``organic_channels`` names non-paid media (newsletters, organic social): a list of column
+    names, or a mapping of name to the same settings as a paid channel. They get adstock,
+    saturation and ``beta`` like paid channels, scaled by their own maximum, but have no spend:
+    no ROAS, and the optimizer holds them at their planned values.
     """
 
     outcome: OutcomeModelConfig
     channels: dict[str, ChannelModelConfig] = Field(min_length=1)
+    organic_channels: dict[str, ChannelModelConfig] = Field(default_factory=dict)
     date_column: str = Field(default="date", min_length=1)
     date_format: str | None = Field(default=None, min_length=2)
     events: list[str] = Field(default_factory=list)
@@ -321,28 +335,47 @@ class ModelConfig(StrictModel):
             return data
         data = dict(data)
         defaults = data.pop("channel_defaults", None) or {}
-        value = data.get("channels")
-        if isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise ValueError("channels: a channel list must hold channel names (strings)")
-            if len(set(value)) != len(value):
-                raise ValueError(f"channels: channel names repeat: {value}")
-            value = {name: {} for name in value}
-        if isinstance(value, dict) and isinstance(defaults, dict):
-            data["channels"] = {
-                k: _deep_merge(defaults, v if v is not None else {}) for k, v in value.items()
-            }
+        for key in ("channels", "organic_channels"):
+            value = data.get(key)
+            if isinstance(value, list):
+                value = _channel_list(key, value)
+            if isinstance(value, dict) and isinstance(defaults, dict):
+                data[key] = {
+                    k: _deep_merge(defaults, v if v is not None else {}) for k, v in value.items()
+                }
         return data
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        names = [*self.channels, *self.controls, *self.index_variables, self.outcome.name]
-        names += [*self.events, *([self.date_column] if self.date_column != "date" else [])]
+        clash = sorted(set(self.organic_channels) & set(self.channels))
+        if clash:
+            raise ValueError(
+                f"organic_channels {clash} are also paid channels (channels); a column is either "
+                "paid media (with spend) or organic media, not both"
+            )
+        for name, entry in self.organic_channels.items():
+            if entry.exposure is not None or entry.spend is not None:
+                raise ValueError(
+                    f"organic_channels.{name}: exposure and spend are for paid channels; an "
+                    "organic channel's own column is its media input and it has no spend"
+                )
+        for name, entry in self.channels.items():
+            if (entry.exposure is None) != (entry.spend is None):
+                raise ValueError(
+                    f"channels.{name}: exposure and spend go together (the exposure column is the "
+                    "media input, the spend column its cost); give both or neither"
+                )
+        names = [*self.channels, *self.organic_channels, *self.controls, *self.index_variables]
+        for entry in self.channels.values():
+            names += [c for c in (entry.exposure, entry.spend) if c is not None]
+        names += [self.outcome.name, *self.events]
+        names += [self.date_column] if self.date_column != "date" else []
         repeated = sorted({n for n in names if names.count(n) > 1} | ({"date"} & set(names)))
         if repeated:
             raise ValueError(
-                "channels, controls, index_variables, events, date_column and the outcome need "
-                f"distinct column names other than 'date'; repeated: {repeated}"
+                "channels (with their exposure and spend columns), organic_channels, controls, "
+                "index_variables, events, date_column and the outcome need distinct column names "
+                f"other than 'date'; repeated: {repeated}"
             )
         return self
 
@@ -351,12 +384,58 @@ class ModelConfig(StrictModel):
         """Channel names in config order (the order of the ``channel`` coordinate)."""
         return list(self.channels)
 
+    @property
+    def exposure_channels(self) -> dict[str, tuple[str, str]]:
+        """Channels modeled on an exposure metric: ``{channel: (exposure, spend)}`` columns."""
+        return {
+            name: (entry.exposure, entry.spend)
+            for name, entry in self.channels.items()
+            if entry.exposure is not None and entry.spend is not None
+        }
+
+    def spend_column(self, channel: str) -> str:
+        """The column of ``channel``'s spend (currency): its ``spend``, else its own name."""
+        return self.channels[channel].spend or channel
+
+    def media_column(self, channel: str) -> str:
+        """The data column of ``channel``'s media input: its ``exposure``, else its own name."""
+        return self.channels[channel].exposure or channel
+
+    @property
+    def organic_names(self) -> list[str]:
+        """Organic (non-paid) media in config order (the order of the ``organic`` coordinate)."""
+        return list(self.organic_channels)
+
     def with_sampler(self, **overrides: Any) -> ModelConfig:
         """Return a copy with sampler settings replaced (``None`` values are ignored)."""
         changes = {k: v for k, v in overrides.items() if v is not None}
         # command-line overrides get the same key-naming errors as the YAML file
         sampler = parse_config(SamplerConfig, self.sampler.model_dump() | changes, "sampler")
         return self.model_copy(update={"sampler": sampler})
+
+
+def _channel_list(key: str, value: list[Any]) -> dict[str, Any]:
+    """``[a, {name: b, exposure: b_I, spend: b_S}]`` as ``{a: {}, b: {exposure: b_I, ...}}``."""
+    out: dict[str, Any] = {}
+    for item in value:
+        if isinstance(item, dict) and key == "channels" and isinstance(item.get("name"), str):
+            name, entry = item["name"], {k: v for k, v in item.items() if k != "name"}
+        elif isinstance(item, str):
+            name, entry = item, {}
+        else:
+            raise ValueError(
+                f"{key}: a channel list must hold channel names (strings)"
+                + (
+                    " or {name: ..., exposure: ..., spend: ...} entries"
+                    if key == "channels"
+                    else ""
+                )
+                + f"; got {item!r}"
+            )
+        if name in out:
+            raise ValueError(f"{key}: channel names repeat: {name!r}")
+        out[name] = entry
+    return out
 
 
 def _deep_merge(base: dict[str, Any], over: Any) -> Any:

@@ -9,6 +9,9 @@ have to be rewritten first:
   indicator control per label, named ``<column>_<label>``;
 - ``holidays: {country: US}`` becomes one 0/1 control, ``holiday_US``, set in every period that
   contains a public holiday of that calendar (the ``holidays`` package);
+- a channel given as ``{exposure: facebook_I, spend: facebook_S}`` gets its exposure column
+  copied to a column named after the channel (the model's media input); the spend column is
+  kept for ROAS and the optimizer;
 - columns the config does not name are dropped, listed once in an :class:`UnusedColumnsWarning`.
 
 The derived controls are appended to the config's ``controls``, so they enter the model through
@@ -29,7 +32,7 @@ from mediamix.config.model import ModelConfig
 from mediamix.data.frames import example_rows
 from mediamix.data.validation import DataValidationError
 
-__all__ = ["NO_EVENT", "UnusedColumnsWarning", "plan_controls", "prepare_frame"]
+__all__ = ["NO_EVENT", "UnusedColumnsWarning", "exposure_inputs", "plan_controls", "prepare_frame"]
 
 #: Labels of an events column that mean "no event" (compared case-insensitively).
 NO_EVENT = frozenset({"", "na", "n/a", "nan", "none", "null", "-"})
@@ -149,14 +152,18 @@ def prepare_frame(frame: pd.DataFrame, config: ModelConfig) -> tuple[pd.DataFram
     if not isinstance(frame, pd.DataFrame):
         raise DataValidationError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     frame = _parse_dates(frame, config)
+    frame = exposure_inputs(frame, config)
     derived = _derived_controls(frame, config)
     if derived:
         frame = frame.assign(**derived)
         added = [c for c in derived if c not in config.controls]
         config = config.model_copy(update={"controls": [*config.controls, *added]})
-    named = ["date", *config.channel_names, *config.controls, *config.index_variables]
+    spend = [s for _, s in config.exposure_channels.values()]
+    named = ["date", *config.channel_names, *spend, *config.organic_names, *config.controls]
+    named += config.index_variables
     named.append(config.outcome.name)
-    unused = [c for c in frame.columns if c not in named and c not in config.events]
+    exposures = [e for e, _ in config.exposure_channels.values()]
+    unused = [c for c in frame.columns if c not in {*named, *config.events, *exposures}]
     if unused:
         warnings.warn(
             f"ignoring columns the model config does not name: {unused}",
@@ -164,6 +171,28 @@ def prepare_frame(frame: pd.DataFrame, config: ModelConfig) -> tuple[pd.DataFram
             stacklevel=2,
         )
     return frame[[c for c in named if c in frame.columns]], config
+
+
+def exposure_inputs(frame: pd.DataFrame, config: ModelConfig, what: str = "data") -> pd.DataFrame:
+    """Copy each exposure channel's exposure column to the channel's name, its media input.
+
+    A frame that already holds the channel's column (prepared before) is left as it is.
+
+    Raises
+    ------
+    DataValidationError
+        If an exposure column is missing (the channel and the column named).
+    """
+    copies = {}
+    for channel, (exposure, _) in config.exposure_channels.items():
+        if exposure in frame.columns:
+            copies[channel] = frame[exposure]
+        elif channel not in frame.columns:
+            raise DataValidationError(
+                f"channels.{channel}: exposure column {exposure!r} is missing from the {what}; "
+                f"columns are {list(frame.columns)}"
+            )
+    return frame.assign(**copies) if copies else frame
 
 
 def plan_controls(plan: pd.DataFrame, config: ModelConfig, step: int) -> pd.DataFrame:

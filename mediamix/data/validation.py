@@ -6,7 +6,7 @@ allowed, so a bad table is rejected in milliseconds rather than after a minute o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -160,21 +160,30 @@ def _check_grid(dates: pd.Series, min_rows: int) -> None:
     infer_frequency(dates)
 
 
-def _check_spend(frame: pd.DataFrame, channel: str) -> np.ndarray:
-    spend = _check_numeric(frame, channel, "spend")
-    _check_magnitude(spend, channel, "spend")
+def _check_spend(frame: pd.DataFrame, channel: str, role: str = "spend") -> np.ndarray:
+    spend = _check_numeric(frame, channel, role)
+    _check_magnitude(spend, channel, role)
     negative = spend < 0
     if negative.any():
         raise DataValidationError(
-            f"spend column {channel!r}: {example_rows(negative)} are negative "
-            f"(e.g. {spend[negative][0]}); spend must be >= 0"
+            f"{role} column {channel!r}: {example_rows(negative)} are negative "
+            f"(e.g. {spend[negative][0]}); {role} must be >= 0"
         )
     if not spend.any():
         raise DataValidationError(
-            f"spend column {channel!r} is zero in every period: its effect cannot be "
+            f"{role} column {channel!r} is zero in every period: its effect cannot be "
             "estimated; drop the channel from the config"
         )
     return spend
+
+
+def _check_channel(frame: pd.DataFrame, channel: str, exposure: Mapping[str, str]) -> np.ndarray:
+    """A channel's media input: spend, or the exposure column named in errors."""
+    if channel not in exposure:
+        return _check_spend(frame, channel)
+    return _check_spend(
+        frame.rename(columns={channel: exposure[channel]}), exposure[channel], "exposure"
+    )
 
 
 def _check_index(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -202,6 +211,9 @@ def validate_frame(
     controls: Sequence[str] = (),
     index_variables: Sequence[str] = (),
     min_rows: int = 1,
+    organic: Sequence[str] = (),
+    exposure: Mapping[str, str] | None = None,
+    spend: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Validate a modeling frame and return it typed, with ``date`` as datetime.
 
@@ -211,6 +223,11 @@ def validate_frame(
         One row per period: ``date``, one spend column per channel, controls, the outcome.
     channels, controls, index_variables : sequence of str
         Expected column names.
+    organic : sequence of str
+        Organic media columns, checked like spend (finite, >= 0, not all zero).
+    exposure, spend : mapping of str to str, sequence of str
+        Channel to exposure column (impressions, clicks) where a channel's column holds an
+        exposure metric (errors name that column), and those channels' spend columns.
     outcome : str
         The outcome column.
     min_rows : int
@@ -229,11 +246,16 @@ def validate_frame(
     if not isinstance(frame, pd.DataFrame):
         raise DataValidationError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     dates = _parse_dates(frame)
-    _check_columns(frame, ["date", *channels, *controls, *index_variables, outcome])
+    expected = ["date", *channels, *spend, *organic, *controls, *index_variables, outcome]
+    _check_columns(frame, expected)
     _check_grid(dates, min_rows)
     out = pd.DataFrame({"date": dates.astype(DATE_DTYPE).to_numpy()})
     for c in channels:
+        out[c] = _check_channel(frame, c, exposure or {})
+    for c in spend:
         out[c] = _check_spend(frame, c)
+    for c in organic:
+        out[c] = _check_spend(frame, c, "organic media")
     for c in controls:
         out[c] = _check_numeric(frame, c, "control")
     for c in index_variables:

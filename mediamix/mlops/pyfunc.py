@@ -44,9 +44,10 @@ def model_signature(result: FitResult, draws: int = DEFAULT_DRAWS) -> Any:
     # any type: dates, or ISO date strings as a plan read from a CSV or sent as JSON holds;
     # predict_plan parses and checks them either way
     inputs: list[Any] = [ColSpec(AnyType(), "date")]
-    inputs += [ColSpec("double", c) for c in [*cfg.channel_names, *cfg.controls]]
+    media = [*(cfg.media_column(c) for c in cfg.channel_names), *cfg.organic_names]
+    inputs += [ColSpec("double", c) for c in [*media, *cfg.controls]]
     inputs += [ColSpec("string", c) for c in cfg.index_variables]
-    names = [*_OUTPUTS, *(f"contribution_{c}" for c in cfg.channel_names)]
+    names = [*_OUTPUTS, *(f"contribution_{c}" for c in [*cfg.channel_names, *cfg.organic_names])]
     outputs: list[Any] = [ColSpec("datetime", "date"), *(ColSpec("double", n) for n in names)]
     outputs.append(ColSpec("string", "warning"))
     params = ParamSchema(

@@ -27,7 +27,8 @@ import pandas as pd
 import pymc as pm
 
 from mediamix.config.base import ConfigError
-from mediamix.config.model import ModelConfig, PriorConfig
+from mediamix.config.model import ChannelModelConfig, ModelConfig, PriorConfig
+from mediamix.data.columns import exposure_inputs
 from mediamix.data.validation import infer_frequency, validate_frame
 from mediamix.model import forward, registry
 from mediamix.model.registry import Transform
@@ -52,13 +53,15 @@ _DAYS_PER_YEAR = 365.25
 class Scalers:
     """Constants that map between original and model units, recorded with every fit."""
 
-    spend_max: dict[str, float]
+    spend_max: dict[str, float]  # the media input's max: exposure for an exposure channel
     y_scale: float
     control_scale: dict[str, float]
     start_date: str
     end_date: str
     frequency: str
     index_levels: dict[str, list[str]] = field(default_factory=dict)
+    organic_max: dict[str, float] = field(default_factory=dict)
+    cost_per_exposure: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -93,6 +96,11 @@ class ModelData:
     def spend(self) -> FloatArray:
         """Spend, (date, channel), original currency units."""
         return self.frame[self.config.channel_names].to_numpy(dtype=np.float64)
+
+    @property
+    def organic(self) -> FloatArray:
+        """Organic media, (date, organic), original units; no columns without organic media."""
+        return self.frame[self.config.organic_names].to_numpy(dtype=np.float64)
 
     @property
     def y(self) -> FloatArray:
@@ -138,25 +146,35 @@ class ParamGroup:
         return self.transform.type
 
 
+def _media_configs(config: ModelConfig, organic: bool) -> dict[str, ChannelModelConfig]:
+    return config.organic_channels if organic else config.channels
+
+
 def channel_transform(config: ModelConfig, channel: str, kind: str) -> Transform:
     """The transform of ``kind`` (``adstock`` or ``saturation``) configured for ``channel``.
+
+    ``channel`` may be a paid or an organic channel.
 
     Returns
     -------
     Transform
         With the section's options (``l_max``, ``normalize`` for adstock).
     """
-    section = getattr(config.channels[channel], kind)
+    entry = config.channels.get(channel) or config.organic_channels[channel]
+    section = getattr(entry, kind)
     return registry.build(kind, section.type, dict(section))
 
 
-def parameter_groups(config: ModelConfig) -> list[ParamGroup]:
+def parameter_groups(config: ModelConfig, organic: bool = False) -> list[ParamGroup]:
     """Group channels by transform so each group's parameters are one vector RV.
 
     Parameters
     ----------
     config : ModelConfig
         The model configuration.
+    organic : bool, default False
+        Group the organic channels instead of the paid ones: their random variables are
+        prefixed ``organic_`` and their dims are ``organic`` / ``organic_<group>``.
 
     Returns
     -------
@@ -165,7 +183,8 @@ def parameter_groups(config: ModelConfig) -> list[ParamGroup]:
         transform type ``none`` are included (with no parameters).
     """
     groups: list[ParamGroup] = []
-    names = config.channel_names
+    names = config.organic_names if organic else config.channel_names
+    axis, prefix = ("organic", "organic_") if organic else ("channel", "")
     for kind in registry.KINDS:
         members: dict[Transform, list[str]] = {}
         for ch in names:
@@ -178,17 +197,26 @@ def parameter_groups(config: ModelConfig) -> list[ParamGroup]:
         unique = len({t.type for t in members}) == len(members)
         for t, chans in members.items():
             label = t.type if unique else t.label
-            dim = "channel" if len(chans) == len(names) else f"channel_{label}"
+            dim = axis if len(chans) == len(names) else f"{axis}_{label}"
             var_names = {
-                p: f"{kind}_{p}" if param_count[p] == 1 else f"{kind}_{p}_{label}"
+                p: prefix + (f"{kind}_{p}" if param_count[p] == 1 else f"{kind}_{p}_{label}")
                 for p in t.parameter_names()
             }
             groups.append(ParamGroup(t, tuple(chans), dim, var_names))
     return groups
 
 
-def channel_parameters(config: ModelConfig) -> dict[str, dict[str, tuple[str, str | None]]]:
+def channel_parameters(
+    config: ModelConfig, organic: bool = False
+) -> dict[str, dict[str, tuple[str, str | None]]]:
     """Where each channel's parameters live in the posterior.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The model configuration.
+    organic : bool, default False
+        The organic channels' parameters instead (``organic_beta`` over ``organic``...).
 
     Returns
     -------
@@ -196,13 +224,14 @@ def channel_parameters(config: ModelConfig) -> dict[str, dict[str, tuple[str, st
         ``{channel: {"adstock_alpha": (var_name, dim), ..., "beta": ("beta", "channel")}}``;
         select the channel's value with ``posterior[var_name].sel({dim: channel})``.
     """
-    out: dict[str, dict[str, tuple[str, str | None]]] = {ch: {} for ch in config.channel_names}
-    for g in parameter_groups(config):
+    names = config.organic_names if organic else config.channel_names
+    out: dict[str, dict[str, tuple[str, str | None]]] = {ch: {} for ch in names}
+    for g in parameter_groups(config, organic):
         for ch in g.channels:
             for p, var in g.var_names.items():
                 out[ch][f"{g.kind}_{p}"] = (var, g.dim)
-    for ch in config.channel_names:
-        out[ch]["beta"] = ("beta", "channel")
+    for ch in names:
+        out[ch]["beta"] = ("organic_beta", "organic") if organic else ("beta", "channel")
     return out
 
 
@@ -226,12 +255,19 @@ def prepare_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
     DataValidationError
         If the frame does not fit the config (see :mod:`mediamix.data.validation`).
     """
-    n_params = 2 + 3 * len(config.channels) + 2 * config.seasonality.yearly_order
+    exposed = config.exposure_channels
+    frame = exposure_inputs(frame, config)
+    frame = frame.drop(columns=[e for e, _ in exposed.values() if e in frame.columns])
+    media = [*config.channels.values(), *config.organic_channels.values()]
+    n_params = 2 + 3 * len(media) + 2 * config.seasonality.yearly_order
     n_params += len(config.controls) + int(config.trend.enabled)
-    max_lag = max(c.adstock.l_max for c in config.channels.values())
+    max_lag = max(c.adstock.l_max for c in media)
     clean = validate_frame(
         frame,
         channels=config.channel_names,
+        organic=config.organic_names,
+        exposure={c: e for c, (e, _) in exposed.items()},
+        spend=[s for _, s in exposed.values()],
         outcome=config.outcome.name,
         controls=config.controls,
         index_variables=config.index_variables,
@@ -250,6 +286,11 @@ def prepare_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
         end_date=str(clean["date"].iloc[-1].date()),
         frequency=infer_frequency(clean["date"]),
         index_levels={c: sorted(clean[c].unique().tolist()) for c in config.index_variables},
+        organic_max={c: float(clean[c].max()) for c in config.organic_names},
+        # the spend -> exposure map of response curves and the optimizer (see README)
+        cost_per_exposure={
+            c: float(clean[s].sum() / clean[c].sum()) for c, (_, s) in exposed.items()
+        },
     )
     return ModelData(frame=clean, scalers=scalers, config=config)
 
@@ -270,18 +311,23 @@ def _scalar_rv(name: str, prior: PriorConfig, dims: str | tuple[str, ...] | None
     return getattr(pm, prior.dist)(name, **prior.params, dims=dims)
 
 
-def _media(cfg: ModelConfig, spend: Any, spend_max: Any) -> Any:
-    """Each channel's media term, scaled units; creates the channel parameters' random variables."""
-    names = cfg.channel_names
+def _media(cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False) -> Any:
+    """Each channel's media term, scaled units; creates the channel parameters' random variables.
+
+    With ``organic``, the organic channels' terms (``spend`` is then the organic media).
+    """
+    entries = _media_configs(cfg, organic)
+    names = list(entries)
     stages: dict[str, list[forward.Group]] = {kind: [] for kind in registry.KINDS}
-    for g in parameter_groups(cfg):
+    for g in parameter_groups(cfg, organic):
         values = {}
         for p, var in g.var_names.items():
-            priors = [getattr(getattr(cfg.channels[ch], g.kind), p) for ch in g.channels]
+            priors = [getattr(getattr(entries[ch], g.kind), p) for ch in g.channels]
             values[p] = _prior_rv(var, priors, g.dim)
         columns = [names.index(ch) for ch in g.channels]
         stages[g.kind].append(forward.Group(g.transform, columns, values))
-    beta = _prior_rv("beta", [cfg.channels[c].beta for c in names], "channel")
+    beta_name, dim = ("organic_beta", "organic") if organic else ("beta", "channel")
+    beta = _prior_rv(beta_name, [entries[c].beta for c in names], dim)
     return forward.media(spend, spend_max, list(stages.values()), beta)
 
 
@@ -291,6 +337,11 @@ def _coords(md: ModelData) -> dict[str, Any]:
     for g in parameter_groups(cfg):
         if g.dim != "channel":
             coords[g.dim] = list(g.channels)
+    if cfg.organic_channels:
+        coords["organic"] = cfg.organic_names
+        for g in parameter_groups(cfg, organic=True):
+            if g.dim != "organic":
+                coords[g.dim] = list(g.channels)
     if cfg.controls:
         coords["control"] = list(cfg.controls)
     if cfg.seasonality.yearly_order:
@@ -374,7 +425,14 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
         pm.Deterministic("channel_contribution", media * y_scale, dims=("date", "channel"))
         base = _baseline(md, y_scale)
         pm.Deterministic("baseline", base * y_scale, dims="date")
-        mu = forward.mean(base, media)
+        terms = [media]
+        if cfg.organic_channels:
+            organic_max = np.array([sc.organic_max[c] for c in cfg.organic_names])
+            scale = pm.Data("organic_max", organic_max, dims="organic")
+            organic = pm.Data("organic_media", md.organic, dims=("date", "organic"))
+            terms.append(_media(cfg, organic, scale, organic=True))
+            pm.Deterministic("organic_contribution", terms[-1] * y_scale, dims=("date", "organic"))
+        mu = forward.mean(base, *terms)
         sigma = _scalar_rv("sigma", cfg.outcome.sigma)
         y_obs = pm.Data("y_scaled", md.y / sc.y_scale, dims="date")
         if cfg.outcome.likelihood == "studentt":

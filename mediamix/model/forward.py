@@ -2,8 +2,9 @@
 
 On the model's scale (spend / spend_max, outcome / y_scale)::
 
-    mean_t     = baseline_t + sum_c media_tc
+    mean_t     = baseline_t + sum_c media_tc + sum_o organic_to
     media_tc   = beta_c * saturation_c(adstock_c(spend_tc / spend_max_c))
+    organic_to = beta_o * saturation_o(adstock_o(organic_to / organic_max_o))   (same media())
     baseline_t = intercept + trend_slope * trend_t + fourier_t @ seasonality_coef
                  + (controls_t / control_scale) @ control_coef + sum_v effect_v[code_vt]
 
@@ -338,19 +339,23 @@ def baseline(inputs: BaselineInputs, params: Mapping[str, Any]) -> BaselineTerms
     return BaselineTerms(xp.broadcast_to(total, shape), season, contribution)
 
 
-def mean(baseline_total: Any, media_terms: Any) -> Any:
+def mean(baseline_total: Any, *media_terms: Any) -> Any:
     """The expected outcome: the baseline plus every channel's media term.
 
     Parameters
     ----------
     baseline_total : array_like or TensorVariable
         ``(time,)`` or ``(sample, time)``.
-    media_terms : array_like or TensorVariable
-        ``(time, channel)`` or ``(sample, time, channel)``.
+    *media_terms : array_like or TensorVariable
+        ``(time, channel)`` or ``(sample, time, channel)`` each: the paid channels' terms,
+        then (if the model has any) the organic channels' terms, both from :func:`media`.
 
     Returns
     -------
     numpy.ndarray or TensorVariable
         ``(time,)`` or ``(sample, time)``.
     """
-    return baseline_total + media_terms.sum(axis=-1)
+    total = baseline_total
+    for terms in media_terms:
+        total = total + terms.sum(axis=-1)
+    return total

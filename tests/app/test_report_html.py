@@ -86,7 +86,7 @@ def _diag(**changes: object) -> Diagnostics:
 def test_verdict_speaks_plainly() -> None:
     level, text = verdict(_diag())
     assert level == "good" and text.startswith("The fit can be trusted")
-    assert "93%" in text and "4.2 %" in text
+    assert "93.0%" in text and "4.2 %" in text
     level, text = verdict(_diag(r2=0.4))
     assert level == "caution" and "unexplained" in text
     level, text = verdict(_diag(converged=False, problems=["max R-hat 1.100 > 1.01"]))

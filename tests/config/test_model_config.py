@@ -80,3 +80,77 @@ def test_with_sampler_overrides_only_given_values() -> None:
     assert cfg.sampler.draws == 50
     assert cfg.sampler.tune == 1000
     assert cfg.sampler.sampler == "pymc"
+
+
+def test_organic_channels_list_or_mapping_get_channel_defaults() -> None:
+    cfg = parse_config(
+        ModelConfig,
+        _cfg(
+            channel_defaults={"adstock": {"l_max": 6}},
+            organic_channels=["newsletter", "organic_social"],
+        ),
+    )
+    assert cfg.organic_names == ["newsletter", "organic_social"]
+    assert cfg.channel_names == ["tv", "search"]
+    assert cfg.organic_channels["newsletter"].adstock.l_max == 6
+    mapped = parse_config(
+        ModelConfig, _cfg(organic_channels={"pr": {"saturation": {"type": "hill"}}})
+    )
+    assert mapped.organic_channels["pr"].saturation.type == "hill"
+    assert parse_config(ModelConfig, _cfg()).organic_channels == {}
+
+
+@pytest.mark.parametrize(
+    ("organic", "match"),
+    [
+        (["tv"], r"organic_channels \['tv'\] are also paid channels"),
+        (["pr", "pr"], r"organic_channels: channel names repeat"),
+        ([1], r"organic_channels: a channel list must hold channel names"),
+        (["sales"], r"repeated: \['sales'\]"),
+        ({"pr": {"beta": {"dist": "Normal", "mu": 0, "sigma": 1}}}, r"beta needs a positive"),
+    ],
+)
+def test_bad_organic_channels_are_named(organic: object, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_config(ModelConfig, _cfg(organic_channels=organic))
+
+
+def test_exposure_channels_in_list_or_mapping_form() -> None:
+    listed = parse_config(
+        ModelConfig,
+        _cfg(
+            channels=["tv", {"name": "facebook", "exposure": "facebook_I", "spend": "facebook_S"}]
+        ),
+    )
+    mapped = parse_config(
+        ModelConfig,
+        _cfg(channels={"tv": {}, "facebook": {"exposure": "facebook_I", "spend": "facebook_S"}}),
+    )
+    for cfg in (listed, mapped):
+        assert cfg.channel_names == ["tv", "facebook"]
+        assert cfg.exposure_channels == {"facebook": ("facebook_I", "facebook_S")}
+        assert cfg.media_column("facebook") == "facebook_I"
+        assert cfg.spend_column("facebook") == "facebook_S"
+        assert cfg.media_column("tv") == cfg.spend_column("tv") == "tv"
+    assert listed == mapped
+
+
+@pytest.mark.parametrize(
+    ("channels", "extra", "match"),
+    [
+        ({"fb": {"exposure": "fb_I"}}, {}, r"channels.fb: exposure and spend go together"),
+        ({"fb": {"spend": "fb_S"}}, {}, r"channels.fb: exposure and spend go together"),
+        ({"fb": {"exposure": "tv", "spend": "fb_S"}, "tv": {}}, {}, r"repeated: \['tv'\]"),
+        ({"fb": {"exposure": "fb_I", "spend": "sales"}}, {}, r"repeated: \['sales'\]"),
+        (
+            ["tv"],
+            {"organic_channels": {"pr": {"exposure": "pr_I", "spend": "pr_S"}}},
+            r"organic_channels.pr: exposure and spend are for paid channels",
+        ),
+        ([{"exposure": "fb_I"}], {}, r"or \{name: ..., exposure: ..., spend: ...\} entries"),
+        (["fb", {"name": "fb", "exposure": "a", "spend": "b"}], {}, r"names repeat: 'fb'"),
+    ],
+)
+def test_bad_exposure_channels_are_named(channels: object, extra: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_config(ModelConfig, _cfg(channels=channels, **extra))

@@ -136,3 +136,24 @@ def test_cli_fits_a_users_csv_as_is(tmp_path: Path) -> None:
     plan = example_plan(result, periods=2).drop(columns=result.config.controls)
     predicted = predict_plan(result, plan)  # holidays derived from the plan's dates
     assert np.isfinite(predicted["prediction_mean"]).all()
+
+
+def test_organic_columns_are_kept_not_reported_unused() -> None:
+    from mediamix.data.columns import UnusedColumnsWarning, prepare_frame
+
+    config = parse_config(
+        ModelConfig,
+        {"outcome": {"name": "sales"}, "channels": ["tv"], "organic_channels": ["newsletter"]},
+    )
+    frame = pd.DataFrame(
+        {
+            "date": ["2024-01-01", "2024-01-08"],
+            "tv": [1.0, 2.0],
+            "newsletter": [3.0, 0.0],
+            "extra": [0, 1],
+            "sales": [5.0, 6.0],
+        }
+    )
+    with pytest.warns(UnusedColumnsWarning, match=r"\['extra'\]"):
+        out, _ = prepare_frame(frame, config)
+    assert list(out.columns) == ["date", "tv", "newsletter", "sales"]

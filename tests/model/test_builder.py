@@ -180,3 +180,58 @@ def test_bad_data_fails_before_any_model_is_built() -> None:
 
     with pytest.raises(DataValidationError, match="missing columns"):
         build_model(syn.data, cfg)
+
+
+def test_organic_channels_get_their_own_variables_and_scale() -> None:
+    syn = _synthetic({"tv": MEDIA["tv"]})
+    data = syn.data.assign(newsletter=np.arange(len(syn.data)) % 5 * 10.0)
+    cfg = parse_config(
+        ModelConfig,
+        {
+            "outcome": {"name": "sales"},
+            "channels": ["tv"],
+            "organic_channels": {"newsletter": {"saturation": {"type": "hill"}}},
+        },
+    )
+    md = prepare_data(data, cfg)
+    assert md.scalers.organic_max == {"newsletter": 40.0}
+    assert "newsletter" not in md.scalers.spend_max
+    model = build_model(md, cfg)
+    assert model.coords["channel"] == ("tv",)
+    assert model.coords["organic"] == ("newsletter",)
+    names = {rv.name for rv in model.free_RVs}
+    assert {"organic_beta", "organic_adstock_alpha", "organic_saturation_k"} <= names
+    assert "saturation_lam" in names and "organic_saturation_lam" not in names
+    assert model.named_vars_to_dims["organic_contribution"] == ("date", "organic")
+    assert channel_parameters(cfg, organic=True)["newsletter"]["beta"] == (
+        "organic_beta",
+        "organic",
+    )
+    from mediamix.data.validation import DataValidationError
+
+    with pytest.raises(DataValidationError, match=r"missing columns \['newsletter'\]"):
+        prepare_data(syn.data, cfg)
+    negative = data.assign(newsletter=data["newsletter"] - 5.0)
+    with pytest.raises(DataValidationError, match=r"organic media column 'newsletter': row"):
+        prepare_data(negative, cfg)
+    with pytest.raises(DataValidationError, match=r"organic media column 'newsletter' is zero"):
+        prepare_data(data.assign(newsletter=0.0), cfg)
+
+
+def test_exposure_channel_reads_its_exposure_column_and_keeps_spend() -> None:
+    syn = _synthetic({"tv": MEDIA["tv"]})
+    data = syn.data.rename(columns={"tv": "tv_S"}).assign(tv_I=syn.data["tv"] * 100.0)
+    cfg = parse_config(
+        ModelConfig,
+        {
+            "outcome": {"name": "sales"},
+            "channels": {"tv": {"exposure": "tv_I", "spend": "tv_S"}},
+        },
+    )
+    md = prepare_data(data, cfg)
+    assert list(md.frame.columns) == ["date", "tv", "tv_S", "sales"]
+    np.testing.assert_array_equal(md.spend[:, 0], data["tv_I"])
+    assert md.scalers.spend_max == {"tv": float(data["tv_I"].max())}
+    assert md.scalers.cost_per_exposure == {"tv": pytest.approx(0.01)}
+    model = build_model(md, cfg)
+    np.testing.assert_array_equal(model["spend"].get_value()[:, 0], data["tv_I"])

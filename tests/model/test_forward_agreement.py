@@ -84,7 +84,10 @@ def _config(channels: dict[str, Any]) -> ModelConfig:
 
 def _prior_fit(data: pd.DataFrame, config: ModelConfig, seed: int) -> FitResult:
     """A few prior draws of the model, wrapped as a fit whose "posterior" they are."""
-    columns = ["date", *config.channel_names, *config.controls, *config.index_variables, "sales"]
+    media = [config.media_column(c) for c in config.channel_names]
+    spend = [s for _, s in config.exposure_channels.values()]
+    columns = ["date", *media, *spend, *config.organic_names, *config.controls]
+    columns += [*config.index_variables, "sales"]
     md = prepare_data(data[columns], config)
     model = build_model(md, config)
     names = [v.name for v in (*model.free_RVs, *model.deterministics)]
@@ -186,12 +189,13 @@ def _saturate(cc: Any, p: dict[str, Any], x: Any) -> Any:
     return x
 
 
-def _reference_media(result: FitResult, spend: Any) -> Any:
+def _reference_media(result: FitResult, spend: Any, organic: bool = False) -> Any:
     """``(draw, time, channel)``, outcome units, one channel and one lag at a time."""
     cfg, frame = result.config, result.frame
+    entries = cfg.organic_channels if organic else cfg.channels
     out = []
-    for j, (ch, where) in enumerate(channel_parameters(cfg).items()):
-        cc = cfg.channels[ch]
+    for j, (ch, where) in enumerate(channel_parameters(cfg, organic).items()):
+        cc = entries[ch]
         p = {name: _draws(result, var, dim, ch) for name, (var, dim) in where.items()}
         x = spend[:, j] / frame[ch].max()
         w = _lag_weights(cc, p)
@@ -225,9 +229,11 @@ def _check_agreement(result: FitResult) -> None:
     plan = plan_draws(result, frame, draws=None, history=True)
     _agree(plan.baseline, model_base, "plan_draws baseline vs model")
     _agree(plan.contributions, model_media, "plan_draws contributions vs model")
-    _agree(plan.outcome, model_base + model_media.sum(axis=-1), "plan_draws outcome vs model")
+    if plan.organic is None:
+        outcome = model_base + model_media.sum(axis=-1)
+        _agree(plan.outcome, outcome, "plan_draws outcome vs model")
 
-    mp = MediaParameters.from_fit(result)
+    mp = MediaParameters.from_fit(result, media_units=True)
     _agree(media_contributions(mp, spend), model_media, "media_contributions vs model")
 
     # the steady state is the time series' last period once every adstock window has filled
@@ -276,3 +282,54 @@ def test_forward_pass_agrees_with_holiday_and_event_controls(data: pd.DataFrame)
 
 
 _BASE = {"outcome": {"name": "sales"}, "channels": ["tv"]}
+
+
+def test_forward_pass_agrees_with_organic_channels(data: pd.DataFrame) -> None:
+    """Organic media go through the same forward pass in the model, plans and the reference."""
+    paid = {k: MIXED[k] for k in ("tv", "search", "radio")}
+    organic = {k: MIXED[k] for k in ("web", "print")}
+    config = _config(paid).model_copy(update={"organic_channels": _config(organic).channels})
+    assert config.organic_names == ["web", "print"]
+    result = _prior_fit(data, config, seed=5)
+    assert result.scalers.organic_max == {c: float(data[c].max()) for c in ("web", "print")}
+    _check_agreement(result)  # paid channels, baseline, plan contributions, steady state
+    frame = result.frame
+    volume = frame[config.organic_names].to_numpy(dtype=np.float64)
+    model_organic = _draws(result, "organic_contribution")
+    _agree(model_organic, _reference_media(result, volume, organic=True), "organic vs reference")
+    plan = plan_draws(result, frame, draws=None, history=True)
+    assert plan.organic is not None and plan.organic_channels == ["web", "print"]
+    _agree(plan.organic, model_organic, "plan_draws organic vs model")
+    media = _draws(result, "channel_contribution").sum(-1) + model_organic.sum(-1)
+    _agree(plan.outcome, _draws(result, "baseline") + media, "plan_draws outcome with organic")
+    mp = MediaParameters.from_fit(result, organic=True)
+    _agree(media_contributions(mp, volume), model_organic, "organic media_contributions")
+
+
+def test_forward_pass_agrees_with_an_exposure_channel(data: pd.DataFrame) -> None:
+    """A channel modeled on impressions: the model, plans and the reference read the exposure;
+    responses in currency are the same curve at the average cost per exposure."""
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(0.5, 2.0, len(data))  # currency per impression, varying by week
+    exposed = data.rename(columns={"radio": "radio_S"}).assign(radio_I=data["radio"] / cost)
+    channels = {k: MIXED[k] for k in ("tv", "search")}
+    channels["radio"] = {**MIXED["radio"], "exposure": "radio_I", "spend": "radio_S"}
+    config = _config(channels)
+    result = _prior_fit(exposed, config, seed=7)
+    frame = result.frame
+    np.testing.assert_array_equal(frame["radio"], exposed["radio_I"])  # the model's input
+    cpe = exposed["radio_S"].sum() / exposed["radio_I"].sum()
+    assert result.scalers.cost_per_exposure == {"radio": pytest.approx(cpe, rel=1e-12)}
+    _check_agreement(result)
+    # a plan gives the exposure column under its own name; the spend column may ride along
+    plan = exposed.drop(columns=["sales", "web", "print"])
+    _agree(
+        plan_draws(result, plan, draws=None).contributions,
+        _draws(result, "channel_contribution"),
+        "plan with the exposure column vs model",
+    )
+    # in currency, spend s acts as exposure s / cpe
+    level = np.array([300.0, 100.0, 50.0])
+    in_media = SteadyStateResponse(MediaParameters.from_fit(result, media_units=True))
+    in_spend = SteadyStateResponse(MediaParameters.from_fit(result))
+    _agree(in_spend.draws(level), in_media.draws(level / np.array([1.0, 1.0, cpe])), "cpe map")
