@@ -31,8 +31,7 @@ import xarray as xr
 from mediamix.analysis.response import MediaParameters, draw_index, media_contributions
 from mediamix.config.model import ModelConfig
 from mediamix.data.columns import plan_controls
-from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS
-from mediamix.data.frames import example_rows as _rows
+from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS, example_rows
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
 from mediamix.model import forward
@@ -53,7 +52,6 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Posterior draws used per prediction unless told otherwise (evenly thinned).
 DEFAULT_DRAWS = 500
-_STEP_DAYS = PERIOD_DAYS
 
 
 class PlanError(MediamixError):
@@ -190,7 +188,7 @@ def _plan_dates(result: FitResult, plan: pd.DataFrame) -> pd.DatetimeIndex:
     bad = parsed.isna().to_numpy()
     if bad.any():
         raise PlanError(
-            f"column 'date': {_rows(bad)} are not dates (e.g. {raw[bad].iloc[0]!r}); "
+            f"column 'date': {example_rows(bad)} are not dates (e.g. {raw[bad].iloc[0]!r}); "
             "use ISO dates such as 2023-01-02"
         )
     dates = pd.DatetimeIndex(parsed)
@@ -199,7 +197,7 @@ def _plan_dates(result: FitResult, plan: pd.DataFrame) -> pd.DatetimeIndex:
     if (dates != dates.normalize()).any():
         raise PlanError("column 'date': dates must be calendar dates (midnight), not times of day")
     freq = result.scalers.frequency
-    step = _STEP_DAYS[freq]
+    step = PERIOD_DAYS[freq]
     steps = np.diff(dates.to_numpy().astype("datetime64[D]").astype(np.int64))
     if len(dates) > 1 and (steps != step).any():
         i = int(np.flatnonzero(steps != step)[0])
@@ -223,17 +221,19 @@ def _numeric(plan: pd.DataFrame, column: str, role: str) -> FloatArray:
     unparseable = (values.isna() & raw.notna()).to_numpy()
     if unparseable.any():
         raise PlanError(
-            f"{role} column {column!r}: {_rows(unparseable)} are not numbers "
+            f"{role} column {column!r}: {example_rows(unparseable)} are not numbers "
             f"(e.g. {raw[unparseable].iloc[0]!r})"
         )
     arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise PlanError(f"{role} column {column!r}: {_rows(bad)} are missing, NaN or infinite")
+        raise PlanError(
+            f"{role} column {column!r}: {example_rows(bad)} are missing, NaN or infinite"
+        )
     if role in ("spend", "exposure", "organic media") and (arr < 0).any():
         neg = arr < 0
         raise PlanError(
-            f"{role} column {column!r}: {_rows(neg)} are negative (e.g. {arr[neg][0]}); "
+            f"{role} column {column!r}: {example_rows(neg)} are negative (e.g. {arr[neg][0]}); "
             f"{role} must be >= 0"
         )
     return arr
@@ -243,7 +243,7 @@ def _history(
     result: FitResult, dates: pd.DatetimeIndex, length: int, columns: list[str] | None = None
 ) -> FloatArray:
     """Training spend (or ``columns``), the ``length`` periods before ``dates[0]``; 0 if none."""
-    step = pd.Timedelta(days=_STEP_DAYS[result.scalers.frequency])
+    step = pd.Timedelta(days=PERIOD_DAYS[result.scalers.frequency])
     before = pd.DatetimeIndex([dates[0] - step * k for k in range(length, 0, -1)])
     train = result.frame.set_index("date")[list(result.channels) if columns is None else columns]
     train.index = pd.DatetimeIndex(train.index).astype(DATE_DTYPE)
@@ -350,7 +350,7 @@ def plan_draws(
     """
     if not isinstance(plan, pd.DataFrame):
         raise PlanError(f"the spend plan must be a pandas DataFrame, got {type(plan).__name__}")
-    plan = plan_controls(plan, result.config, _STEP_DAYS[result.scalers.frequency])
+    plan = plan_controls(plan, result.config, PERIOD_DAYS[result.scalers.frequency])
     _check_columns(result, plan)
     dates = _plan_dates(result, plan)
     spend = _media_inputs(result, plan)
@@ -476,7 +476,7 @@ def example_plan(result: FitResult, periods: int = 4) -> pd.DataFrame:
         Columns :func:`plan_columns`.
     """
     frame = result.frame
-    step = pd.Timedelta(days=_STEP_DAYS[result.scalers.frequency])
+    step = pd.Timedelta(days=PERIOD_DAYS[result.scalers.frequency])
     last = pd.Timestamp(frame["date"].iloc[-1])
     dates = pd.DatetimeIndex([last + step * (k + 1) for k in range(periods)]).astype(DATE_DTYPE)
     plan = pd.DataFrame({"date": dates})

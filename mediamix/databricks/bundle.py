@@ -12,7 +12,6 @@ module renders.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from mediamix.databricks.job_spec import (
     DEFAULT_ENVIRONMENT_VERSION,
+    JOB_NAME,
     JobOptions,
     TaskDef,
     build_job_settings,
@@ -60,12 +60,11 @@ def _job_resource(extra_tasks: tuple[TaskDef, ...] = ()) -> dict[str, Any]:
     params = task_parameters(extra_tasks, env={})
     options = JobOptions(
         workspace_path=_PLACEHOLDER,
+        name=f"{JOB_NAME} (fit many)" if extra_tasks else JOB_NAME,
         parameters=params | {"catalog": "${var.catalog}", "schema": "${var.schema}"},
         environment_version="${var.environment_version}",
         extra_tasks=extra_tasks,
     )
-    if extra_tasks:
-        options = dataclasses.replace(options, name=f"{options.name} (fit many)")
     job: dict[str, Any] = _substitute(build_job_settings(options).as_dict())
     for task in job["tasks"]:  # the bundle names notebooks relative to itself, with .py
         path = task["notebook_task"]["notebook_path"]

@@ -454,7 +454,7 @@ def main(
                 )
             spec = build_job_settings(options).as_dict()
             if args.app:
-                app = json.loads(app_spec(path).to_json())
+                app = json.loads(app_spec(workspace_folder(path)).to_json())
                 print(json.dumps({"job": spec, "app": app}, indent=2), file=out)
             else:
                 print(json.dumps(spec, indent=2), file=out)
