@@ -319,6 +319,13 @@ def _add_fit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="NUTS target acceptance in (0, 1); higher removes divergences at more cost",
     )
+    for bound in ("start", "end"):
+        fit.add_argument(
+            f"--{bound}",
+            default=None,
+            metavar="DATE",
+            help=f"fit window {bound} (inclusive, a data date); overrides the config's window",
+        )
     fit.add_argument("--lakehouse", default=None, help="local lakehouse root for table names")
     fit.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
     fit.add_argument(

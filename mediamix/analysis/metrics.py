@@ -3,7 +3,8 @@
 Every number is in original units (currency, outcome) and comes with its posterior mean and the
 highest-density interval (HDI) at ``config.hdi_prob``:
 
-- :func:`contributions_over_time`: each channel's contribution and the baseline, per date;
+- :func:`contributions_over_time`: each channel's contribution (organic channels too) and the
+  baseline, per date;
 - :func:`decomposition`: each component's total over a window and its share of the outcome;
 - :func:`roas`: return on ad spend, ``sum(contribution) / sum(spend)`` over a window;
 - :func:`marginal_roas`: the extra outcome from one more unit of spend at the current level,
@@ -249,22 +250,35 @@ def contributions_for_spend(
 def contributions_over_time(result: FitResult) -> pd.DataFrame:
     """Each channel's contribution and the baseline per date, with HDIs.
 
+    Organic channels follow the paid ones, marked ``kind == "organic"``: they contribute to the
+    outcome like paid media but have no spend, so no ROAS.
+
     Returns
     -------
     pandas.DataFrame
-        Columns ``date``, ``component`` (``baseline`` then the channels), ``mean``,
-        ``hdi_low``, ``hdi_high``; outcome units per period.
+        Columns ``date``, ``component`` (``baseline``, the channels, then the organic channels),
+        ``kind`` (``baseline``, ``paid`` or ``organic``), ``mean``, ``hdi_low``, ``hdi_high``;
+        outcome units per period.
     """
     post, prob = result.posterior, result.config.hdi_prob
     base = summarize_draws(post["baseline"], prob, ["chain", "draw"]).reset_index()
     base.insert(1, "component", "baseline")
     media = summarize_draws(post["channel_contribution"], prob, ["chain", "draw"]).reset_index()
-    media = media.rename(columns={"channel": "component"})
-    out = pd.concat([base, media], ignore_index=True)
-    order = {c: i for i, c in enumerate(["baseline", *result.channels])}
+    pieces = [base, media.rename(columns={"channel": "component"})]
+    organic = result.config.organic_names
+    if organic:
+        table = summarize_draws(post["organic_contribution"], prob, ["chain", "draw"])
+        pieces.append(table.reset_index().rename(columns={"organic": "component"}))
+    out = pd.concat(pieces, ignore_index=True)
+    order = {c: i for i, c in enumerate(["baseline", *result.channels, *organic])}
     out["rank"] = out["component"].map(order)
+    out["kind"] = np.where(
+        out["component"] == "baseline",
+        "baseline",
+        np.where(out["component"].isin(organic), "organic", "paid"),
+    )
     out = out.sort_values(["date", "rank"], kind="stable")
-    return out[["date", "component", "mean", "hdi_low", "hdi_high"]].reset_index(drop=True)
+    return out[["date", "component", "kind", "mean", "hdi_low", "hdi_high"]].reset_index(drop=True)
 
 
 def _stacked(da: xr.DataArray) -> xr.DataArray:

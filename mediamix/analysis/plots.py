@@ -132,15 +132,20 @@ def plot_contributions(result: FitResult, ax: Axes | None = None) -> Figure:
     fig, ax = _one_axes(ax)
     table = metrics.contributions_over_time(result)
     wide = table.pivot(index="date", columns="component", values="mean")
-    order = ["baseline", *result.channels]
-    colors = ["0.75", *(f"C{j}" for j in range(len(result.channels)))]
-    ax.stackplot(
+    organic = result.config.organic_names
+    order = ["baseline", *result.channels, *organic]
+    colors = ["0.75", *(f"C{j}" for j in range(len(order) - 1))]
+    # organic media are hatched and labelled: they contribute but have no spend (no ROAS)
+    labels = ["baseline", *result.channels, *(f"{c} (organic)" for c in organic)]
+    areas = ax.stackplot(
         wide.index,
         *(wide[c].to_numpy() for c in order),
-        labels=order,
+        labels=labels,
         colors=colors,
         alpha=0.85,
     )
+    for area in areas[len(order) - len(organic) :]:
+        area.set_hatch("//")
     dates = pd.DatetimeIndex(result.frame["date"])
     ax.plot(dates, result.frame[_outcome_label(result)], color="k", lw=1, label="observed")
     ax.set(title="Contributions over time (posterior mean)", ylabel=_outcome_label(result))

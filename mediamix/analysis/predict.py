@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
+from mediamix.analysis.plan_example import example_plan
 from mediamix.analysis.response import MediaParameters, draw_index, media_contributions
 from mediamix.config.model import ModelConfig
 from mediamix.data.columns import plan_controls
@@ -42,6 +43,7 @@ __all__ = [
     "PlanDraws",
     "PlanError",
     "PlanRangeWarning",
+    "accepted_columns",
     "example_plan",
     "plan_columns",
     "plan_draws",
@@ -129,6 +131,29 @@ def plan_columns(result: FitResult) -> list[str]:
     return ["date", *media, *cfg.organic_names, *cfg.controls, *cfg.index_variables]
 
 
+def accepted_columns(result: FitResult) -> list[str]:
+    """Every column a plan may hold: :func:`plan_columns`, and those it may carry but ignores.
+
+    The ignored ones are the outcome, an exposure channel's spend column (its exposure drives the
+    model) and the raw events column (its labels become the event controls).
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit.
+
+    Returns
+    -------
+    list of str
+        :func:`plan_columns` first.
+    """
+    cfg = result.config
+    spend = [s for _, s in cfg.exposure_channels.values()]
+    extra = [*cfg.channel_names, cfg.outcome.name, *cfg.events, *spend]
+    needed = plan_columns(result)
+    return [*needed, *(c for c in dict.fromkeys(extra) if c not in needed)]
+
+
 def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
     cfg = result.config
     columns = [str(c) for c in plan.columns]
@@ -155,8 +180,7 @@ def _check_columns(result: FitResult, plan: pd.DataFrame) -> None:
         raise PlanError(
             f"the spend plan is missing columns {absent} that the model's baseline uses"
         )
-    spend = [s for _, s in cfg.exposure_channels.values()]  # ignored: exposure drives the model
-    allowed = {*plan_columns(result), *cfg.channel_names, cfg.outcome.name, *cfg.events, *spend}
+    allowed = accepted_columns(result)
     extra = [c for c in columns if c not in allowed]
     if extra:
         raise PlanError(
@@ -242,10 +266,16 @@ def _numeric(plan: pd.DataFrame, column: str, role: str) -> FloatArray:
 def _history(
     result: FitResult, dates: pd.DatetimeIndex, length: int, columns: list[str] | None = None
 ) -> FloatArray:
-    """Training spend (or ``columns``), the ``length`` periods before ``dates[0]``; 0 if none."""
+    """Training spend (or ``columns``), the ``length`` periods before ``dates[0]``; 0 if none.
+
+    The fit window's warm-up periods (before its first date) count as training periods.
+    """
     step = pd.Timedelta(days=PERIOD_DAYS[result.scalers.frequency])
     before = pd.DatetimeIndex([dates[0] - step * k for k in range(length, 0, -1)])
-    train = result.frame.set_index("date")[list(result.channels) if columns is None else columns]
+    names = list(result.channels) if columns is None else columns
+    warmup = result.scalers.warmup_frame()
+    known = pd.concat([warmup, result.frame[["date", *names]]]) if len(warmup) else result.frame
+    train = known.set_index("date")[names]
     train.index = pd.DatetimeIndex(train.index).astype(DATE_DTYPE)
     return train.reindex(before.astype(DATE_DTYPE)).fillna(0.0).to_numpy(dtype=np.float64)
 
@@ -455,36 +485,3 @@ def _prediction_frame(pd_: PlanDraws, prob: float) -> pd.DataFrame:
         for j, ch in enumerate(pd_.organic_channels):
             out[f"contribution_{ch}"] = pd_.organic[:, :, j].mean(axis=0)
     return out
-
-
-def example_plan(result: FitResult, periods: int = 4) -> pd.DataFrame:
-    """A plan for the ``periods`` periods after the training window, at recent spend levels.
-
-    Each channel spends its mean over the last 13 training periods; controls and index
-    variables keep their last training value. Used as the MLflow model's input example.
-
-    Parameters
-    ----------
-    result : FitResult
-        The fit.
-    periods : int, default 4
-        Number of periods.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :func:`plan_columns`.
-    """
-    frame = result.frame
-    step = pd.Timedelta(days=PERIOD_DAYS[result.scalers.frequency])
-    last = pd.Timestamp(frame["date"].iloc[-1])
-    dates = pd.DatetimeIndex([last + step * (k + 1) for k in range(periods)]).astype(DATE_DTYPE)
-    plan = pd.DataFrame({"date": dates})
-    recent = frame.tail(13)
-    for ch in result.channels:
-        plan[result.config.media_column(ch)] = float(round(recent[ch].mean(), 2))
-    for ch in result.config.organic_names:
-        plan[ch] = float(round(recent[ch].mean(), 2))
-    for c in [*result.config.controls, *result.config.index_variables]:
-        plan[c] = frame[c].iloc[-1]
-    return plan

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -70,12 +70,18 @@ class Scenario:
         self.risk_aversion = risk_aversion
 
 
-def _bounds_specs(raw: Any, current: pd.Series) -> list[str]:
+def _bounds_specs(raw: Any, current: pd.Series, organic: Sequence[str] = ()) -> list[str]:
     """``{channel: {min, max, lock}}`` as the CLI's ``CHANNEL=MIN:MAX`` texts."""
     if raw is None:
         return []
     if not isinstance(raw, Mapping):
         raise BudgetError("bounds must be an object {channel: {min, max, lock}}")
+    fixed = sorted(set(map(str, raw)) & set(organic))
+    if fixed:
+        raise BudgetError(
+            f"bounds name organic channel(s) {fixed}: organic media have no spend and stay at "
+            f"their planned volume; the allocatable channels are {list(current.index)}"
+        )
     specs = []
     for name, side in raw.items():
         where = f"bounds for {str(name)[:_MAX_TEXT]}"
@@ -97,7 +103,7 @@ def _bounds_specs(raw: Any, current: pd.Series) -> list[str]:
     return specs
 
 
-def parse_scenario(payload: Any, current: pd.Series) -> Scenario:
+def parse_scenario(payload: Any, current: pd.Series, organic: Sequence[str] = ()) -> Scenario:
     """Check a scenario request: ``{budget, bounds, objective, risk_aversion}``.
 
     Parameters
@@ -106,6 +112,8 @@ def parse_scenario(payload: Any, current: pd.Series) -> Scenario:
         The request's JSON body.
     current : pandas.Series
         Current spend per period and channel (what a lock holds).
+    organic : sequence of str, optional
+        The fit's organic channels: fixed, so bounds may not name them.
 
     Returns
     -------
@@ -125,7 +133,7 @@ def parse_scenario(payload: Any, current: pd.Series) -> Scenario:
             "risk_aversion"
         )
     budget = check_budget(_text(payload.get("budget"), "budget") or None)
-    bounds = parse_bounds(_bounds_specs(payload.get("bounds"), current))
+    bounds = parse_bounds(_bounds_specs(payload.get("bounds"), current, organic))
     objective = payload.get("objective", "mean")
     if objective not in OBJECTIVES:
         raise BudgetError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}"[:200])
@@ -182,11 +190,12 @@ class Planner:
             # compiled now, so no user waits for it: the views compiled the mean objective
             self.response.objective("risk-aware")
         self._report: str | None = None
-        self.overview = clean_json(_overview(self.views, label))
+        self.overview = clean_json(_overview(self.views, label) | _media_kinds(result, self.views))
 
     def optimize(self, payload: Any) -> dict[str, Any]:
         """Optimise the scenario in ``payload`` (see :func:`parse_scenario`)."""
-        scenario = parse_scenario(payload, self.views.recommendation.current)
+        organic = self.result.config.organic_names
+        scenario = parse_scenario(payload, self.views.recommendation.current, organic)
         with self._lock:
             allocation = optimize_budget(
                 self.result,
@@ -204,6 +213,33 @@ class Planner:
             if self._report is None:
                 self._report = render_report(self.result, views=self.views)
             return self._report
+
+
+def _media_kinds(result: FitResult, views: FitViews) -> dict[str, Any]:
+    """Which paid channels are modeled on an exposure metric, and the fixed organic channels.
+
+    An exposure channel's budget is still currency (its spend column): the optimizer maps spend
+    to exposure at the average cost per exposure. Organic channels have no spend: the page shows
+    them, with their volume and share of the outcome, but they are not allocatable.
+    """
+    cfg, frame = result.config, result.frame
+    exposure = {
+        ch: {"exposure": e, "spend": s, "cost_per_exposure": result.scalers.cost_per_exposure[ch]}
+        for ch, (e, s) in cfg.exposure_channels.items()
+    }
+    organic = []
+    for ch in cfg.organic_names:
+        row = views.decomposition.loc[ch, ["share", "share_hdi_low", "share_hdi_high"]]
+        mean, low, high = (float(v) for v in row.to_numpy(dtype=float))
+        organic.append(
+            {
+                "name": ch,
+                "volume": float(frame[ch].mean()),  # per period, in the column's own units
+                "share": {"mean": mean, "hdi_low": low, "hdi_high": high},
+                "fixed": True,
+            }
+        )
+    return {"exposure_channels": exposure, "organic_channels": organic}
 
 
 def _interval(row: pd.Series, prefix: str) -> dict[str, float]:

@@ -38,13 +38,17 @@ def _fit_config(args: argparse.Namespace, out: Path) -> ModelConfig:
     for name in ("fit.nc", "summary.json"):
         if (out / name).is_dir():
             raise MediamixError(f"--out {out}: {out / name} is a directory; remove it")
-    return load_model_config(args.config).with_sampler(
-        sampler=args.sampler,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        seed=args.seed,
-        target_accept=args.target_accept,
+    return (
+        load_model_config(args.config)
+        .with_sampler(
+            sampler=args.sampler,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            seed=args.seed,
+            target_accept=args.target_accept,
+        )
+        .with_window(start=getattr(args, "start", None), end=getattr(args, "end", None))
     )
 
 
@@ -91,9 +95,10 @@ def _fit_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     config = _fit_config(args, out)
     source, frame = _load_data(args, config)
-    s = config.sampler
+    s, w = config.sampler, config.window
+    window = "" if w.start is None and w.end is None else f" (window {w.start} to {w.end})"
     print(
-        f"fitting {len(config.channels)} channels on {len(frame)} periods with {s.sampler} "
+        f"fitting {len(config.channels)} channels on {len(frame)} periods{window} with {s.sampler} "
         f"({s.chains} chains x {s.tune} tune + {s.draws} draws)",
         file=sys.stderr,
     )

@@ -14,6 +14,7 @@ and its default prior come from :mod:`mediamix.model.registry`.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -30,6 +31,7 @@ __all__ = [
     "PriorConfig",
     "SamplerConfig",
     "TrackingConfig",
+    "WindowConfig",
     "load_model_config",
 ]
 
@@ -295,6 +297,23 @@ class HolidaysConfig(StrictModel):
         )
 
 
+class WindowConfig(StrictModel):
+    """The fit window: the model learns from rows dated ``start``..``end`` (inclusive) only.
+
+    Either bound may be left out (the data's first or last date). Carry-over into the first
+    window periods still uses the spend of up to ``l_max - 1`` periods before ``start``.
+    """
+
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
 class ModelConfig(StrictModel):
     """The whole model: see ``config/model/basic_config.yaml`` and README.
 
@@ -307,6 +326,8 @@ class ModelConfig(StrictModel):
     names, or a mapping of name to the same settings as a paid channel. They get adstock,
     saturation and ``beta`` like paid channels, scaled by their own maximum, but have no spend:
     no ROAS, and the optimizer holds them at their planned values.
+
+    ``window`` (``{start: DATE, end: DATE}``, either optional) fits on part of the data only.
     """
 
     outcome: OutcomeModelConfig
@@ -316,6 +337,7 @@ class ModelConfig(StrictModel):
     date_format: str | None = Field(default=None, min_length=2)
     events: list[str] = Field(default_factory=list)
     holidays: HolidaysConfig | None = None
+    window: WindowConfig = WindowConfig()
     controls: list[str] = Field(default_factory=list)
     control_prior: PriorConfig = _prior("Normal", mu=0.0, sigma=0.5)
     index_variables: list[str] = Field(default_factory=list)
@@ -412,6 +434,14 @@ class ModelConfig(StrictModel):
         # command-line overrides get the same key-naming errors as the YAML file
         sampler = parse_config(SamplerConfig, self.sampler.model_dump() | changes, "sampler")
         return self.model_copy(update={"sampler": sampler})
+
+    def with_window(self, start: str | None = None, end: str | None = None) -> ModelConfig:
+        """Return a copy with the fit window's given bounds replaced (``None`` keeps a bound)."""
+        changes = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
+        window = parse_config(
+            WindowConfig, self.window.model_dump() | changes, "window (--start/--end)"
+        )
+        return self.model_copy(update={"window": window})
 
 
 def _channel_list(key: str, value: list[Any]) -> dict[str, Any]:

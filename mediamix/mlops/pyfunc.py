@@ -27,7 +27,7 @@ def model_signature(result: FitResult, draws: int = DEFAULT_DRAWS) -> Any:
     result : FitResult
         The fit.
     draws : int, default 500
-        Default of the ``draws`` request parameter (0 for all draws).
+        Default of the ``draws`` request parameter (>= 1; more than the fit holds: all).
 
     Returns
     -------
@@ -123,7 +123,7 @@ def log_model(
         Register the model under this name (on Databricks a Unity Catalog
         ``catalog.schema.name``).
     draws : int, default 500
-        Posterior draws per prediction (0 for all); a request may override it.
+        Posterior draws per prediction (>= 1); a request may override it.
     fit_path : str or Path, optional
         An already saved ``fit.nc`` of ``result``; saved to a temporary file when omitted.
 

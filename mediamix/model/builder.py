@@ -25,13 +25,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 
 from mediamix.config.base import ConfigError
 from mediamix.config.model import ChannelModelConfig, ModelConfig, PriorConfig
 from mediamix.data.columns import exposure_inputs
+from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS
 from mediamix.data.validation import infer_frequency, validate_frame
 from mediamix.model import forward, registry
 from mediamix.model.registry import Transform
+from mediamix.model.window import fit_window
 
 __all__ = [
     "ModelData",
@@ -62,6 +65,20 @@ class Scalers:
     index_levels: dict[str, list[str]] = field(default_factory=dict)
     organic_max: dict[str, float] = field(default_factory=dict)
     cost_per_exposure: dict[str, float] = field(default_factory=dict)
+    # media inputs (paid and organic) of the periods just before a fit window, oldest first:
+    # the carry-over into the window's first periods (see ``window`` in the README)
+    warmup: dict[str, list[float]] = field(default_factory=dict)
+
+    def warmup_frame(self) -> pd.DataFrame:
+        """The warm-up periods before ``start_date``: ``date`` and one column per media input.
+
+        Empty (no rows) for a fit without a window, or with one that starts at the data's start.
+        """
+        n = len(next(iter(self.warmup.values()), []))
+        step = pd.Timedelta(days=PERIOD_DAYS[self.frequency])
+        start = pd.Timestamp(self.start_date)
+        dates = pd.DatetimeIndex([start - step * k for k in range(n, 0, -1)]).astype(DATE_DTYPE)
+        return pd.DataFrame({"date": dates, **self.warmup})
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -101,6 +118,13 @@ class ModelData:
     def organic(self) -> FloatArray:
         """Organic media, (date, organic), original units; no columns without organic media."""
         return self.frame[self.config.organic_names].to_numpy(dtype=np.float64)
+
+    def warmup(self, organic: bool = False) -> FloatArray:
+        """Media inputs of the warm-up periods before the window ``(period, channel)``."""
+        names = self.config.organic_names if organic else self.config.channel_names
+        if not self.scalers.warmup:
+            return np.zeros((0, len(names)))
+        return np.column_stack([self.scalers.warmup[c] for c in names]).astype(np.float64)
 
     @property
     def y(self) -> FloatArray:
@@ -273,6 +297,7 @@ def prepare_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
         index_variables=config.index_variables,
         min_rows=max(max_lag + 1, n_params + 1),
     )
+    clean, warmup = fit_window(clean, config, max_lag, max(max_lag + 1, n_params + 1))
     y = clean[config.outcome.name].to_numpy()
     control_scale = {}
     for c in config.controls:
@@ -291,6 +316,7 @@ def prepare_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
         cost_per_exposure={
             c: float(clean[s].sum() / clean[c].sum()) for c, (_, s) in exposed.items()
         },
+        warmup={c: warmup[c].tolist() for c in warmup.columns} if len(warmup) else {},
     )
     return ModelData(frame=clean, scalers=scalers, config=config)
 
@@ -309,6 +335,17 @@ def _prior_rv(name: str, priors: list[PriorConfig], dims: str | tuple[str, ...])
 
 def _scalar_rv(name: str, prior: PriorConfig, dims: str | tuple[str, ...] | None = None) -> Any:
     return getattr(pm, prior.dist)(name, **prior.params, dims=dims)
+
+
+def _windowed_media(md: ModelData, media: Any, scale: Any, organic: bool = False) -> Any:
+    """:func:`_media` over the warm-up periods and the window, warm-up periods sliced off."""
+    warm = md.warmup(organic)
+    if not len(warm):
+        return _media(md.config, media, scale, organic)
+    dims = ("warmup", "organic" if organic else "channel")
+    name = "organic_warmup" if organic else "spend_warmup"
+    full = pt.concatenate([pm.Data(name, warm, dims=dims), media], axis=0)
+    return _media(md.config, full, scale, organic)[len(warm) :]
 
 
 def _media(cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False) -> Any:
@@ -334,6 +371,8 @@ def _media(cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False) 
 def _coords(md: ModelData) -> dict[str, Any]:
     cfg = md.config
     coords: dict[str, Any] = {"date": md.dates, "channel": cfg.channel_names}
+    if md.scalers.warmup:
+        coords["warmup"] = md.scalers.warmup_frame()["date"].to_numpy()
     for g in parameter_groups(cfg):
         if g.dim != "channel":
             coords[g.dim] = list(g.channels)
@@ -421,7 +460,7 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
         spend_max = pm.Data("spend_max", np.array([sc.spend_max[c] for c in names]), dims="channel")
         y_scale = pm.Data("y_scale", np.float64(sc.y_scale))
         spend = pm.Data("spend", md.spend, dims=("date", "channel"))
-        media = _media(cfg, spend, spend_max)
+        media = _windowed_media(md, spend, spend_max)
         pm.Deterministic("channel_contribution", media * y_scale, dims=("date", "channel"))
         base = _baseline(md, y_scale)
         pm.Deterministic("baseline", base * y_scale, dims="date")
@@ -430,7 +469,7 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
             organic_max = np.array([sc.organic_max[c] for c in cfg.organic_names])
             scale = pm.Data("organic_max", organic_max, dims="organic")
             organic = pm.Data("organic_media", md.organic, dims=("date", "organic"))
-            terms.append(_media(cfg, organic, scale, organic=True))
+            terms.append(_windowed_media(md, organic, scale, organic=True))
             pm.Deterministic("organic_contribution", terms[-1] * y_scale, dims=("date", "organic"))
         mu = forward.mean(base, *terms)
         sigma = _scalar_rv("sigma", cfg.outcome.sigma)

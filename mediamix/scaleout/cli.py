@@ -43,22 +43,33 @@ def _print(result: Any) -> None:
 
 
 def run_fit_many(args: argparse.Namespace) -> int:
-    """Handle ``mediamix fit-many``; exits 1 when any group failed."""
+    """Handle ``mediamix fit-many``; exits 1 when any group failed, 130/143 when interrupted.
+
+    ``SIGINT``/``SIGTERM`` stop the remaining groups; the groups that finished are still
+    recorded (a child run each, under a parent run that ends ``KILLED``, the group in flight a
+    ``KILLED`` child) and ``--resume`` fits the rest.
+    """
+    from mediamix.inference.interrupts import interrupt_guard
+
+    with interrupt_guard():  # SIGTERM too: the process ends 143 with its runs KILLED
+        return _fit_many_command(args)
+
+
+def _fit_many_command(args: argparse.Namespace) -> int:
     from mediamix.config.model import load_model_config
     from mediamix.scaleout.record import log_fit_many, new_run_id, write_results_table
-    from mediamix.scaleout.runner import fit_many, load_groups_data
+    from mediamix.scaleout.runner import FitManyInterrupted, fit_many, load_groups_data
 
     config = load_model_config(args.config).with_sampler(
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains
     )
     data = load_groups_data(args.data, lakehouse=args.lakehouse)  # bad input before Spark starts
     spark = _session(args.spark)
-    result = fit_many(data, args.group_by, config, args.out, spark=spark, resume=args.resume)
-    _print(result)
     run_id = new_run_id()
-    written = write_results_table(result, run_id, table=args.table, lakehouse=args.lakehouse)
-    print(f"results: {written.table} version {written.version} ({written.rows} rows)")
-    if not args.no_tracking:
+
+    def track(result: Any, interrupted: BaseException | None = None) -> None:
+        if args.no_tracking:
+            return
         parent = log_fit_many(
             result,
             config,
@@ -67,8 +78,21 @@ def run_fit_many(args: argparse.Namespace) -> int:
             experiment=args.experiment,
             tracking_uri=args.tracking_uri,
             fit_artifacts=not args.no_fit_artifacts,
+            interrupted=interrupted,
         )
         print(f"MLflow parent run {parent} (a child run per group fitted)")
+
+    try:
+        result = fit_many(data, args.group_by, config, args.out, spark=spark, resume=args.resume)
+    except FitManyInterrupted as stop:
+        _print(stop.partial)
+        print("interrupted: --resume fits the groups that did not finish", file=sys.stderr)
+        track(stop.partial, stop)  # raises it again, with the parent run ended KILLED
+        raise
+    _print(result)
+    written = write_results_table(result, run_id, table=args.table, lakehouse=args.lakehouse)
+    print(f"results: {written.table} version {written.version} ({written.rows} rows)")
+    track(result)
     return 1 if len(result.failed) else 0
 
 

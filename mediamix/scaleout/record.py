@@ -71,38 +71,55 @@ def _log_group(
     """One child run for a group fitted in this run; returns its run id."""
     import mlflow
 
-    first = rows.iloc[0]
     # the parent's experiment, named: a nested run otherwise goes to the default experiment
     with mlflow.start_run(run_name=group, nested=True, experiment_id=experiment_id) as child:
-        mlflow.set_tags({"mediamix.group": group, "mediamix.status": str(first["status"])})
-        if first["status"] == "failed":
-            mlflow.set_tag("mediamix.error", str(first["error"])[:5000])
-            mlflow.log_metric("fit_seconds", float(first["fit_seconds"]))
-            mlflow.end_run(status="FAILED")
-            return str(child.info.run_id)
-        metrics = {
-            "fit_seconds": first["fit_seconds"],
-            "r_hat_max": first["r_hat_max"],
-            "ess_bulk_min": first["ess_bulk_min"],
-            "divergences": first["divergences"],
-            "converged": float(bool(first["converged"])),
-        }
-        for _, r in rows.iterrows():
-            for stat in ("mean", "hdi_low", "hdi_high"):
-                metrics[f"roas/{r['channel']}/{stat}"] = r[f"roas_{stat}"]
-            metrics[f"contribution_share/{r['channel']}/mean"] = r["share_mean"]
-        mlflow.log_metrics(_finite(metrics))
-        path = out_dir / group_dir_name(group)
-        summary = json.loads((path / "summary.json").read_text())
-        summary["mlflow_run_id"] = child.info.run_id
-        mlflow.log_dict(summary, "summary.json")
-        mlflow.set_tag("mediamix.fit_path", str(path / "fit.nc"))
-        if fit_artifact:  # tens of MB per group: the driver's upload time dominates at scale
-            mlflow.log_artifact(str(path / "fit.nc"), artifact_path="fit")
-        tmp = path / f".summary.json.{child.info.run_id}.tmp"
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        tmp.replace(path / "summary.json")  # the group's files name the run that holds them
+        try:
+            return _log_child(child, group, rows, out_dir, fit_artifact)
+        except KeyboardInterrupt:  # MLflow would end it FAILED; an interrupt is KILLED
+            mlflow.end_run(status="KILLED")
+            raise
+
+
+def _log_child(
+    child: Any, group: str, rows: pd.DataFrame, out_dir: Path, fit_artifact: bool
+) -> str:
+    """The child run's tags, metrics and files; ends it FAILED or KILLED for such a group."""
+    import mlflow
+
+    first = rows.iloc[0]
+    mlflow.set_tags({"mediamix.group": group, "mediamix.status": str(first["status"])})
+    if first["status"] == "interrupted":
+        mlflow.set_tag("mediamix.error", str(first["error"])[:5000])
+        mlflow.end_run(status="KILLED")
         return str(child.info.run_id)
+    if first["status"] == "failed":
+        mlflow.set_tag("mediamix.error", str(first["error"])[:5000])
+        mlflow.log_metric("fit_seconds", float(first["fit_seconds"]))
+        mlflow.end_run(status="FAILED")
+        return str(child.info.run_id)
+    metrics = {
+        "fit_seconds": first["fit_seconds"],
+        "r_hat_max": first["r_hat_max"],
+        "ess_bulk_min": first["ess_bulk_min"],
+        "divergences": first["divergences"],
+        "converged": float(bool(first["converged"])),
+    }
+    for _, r in rows.iterrows():
+        for stat in ("mean", "hdi_low", "hdi_high"):
+            metrics[f"roas/{r['channel']}/{stat}"] = r[f"roas_{stat}"]
+        metrics[f"contribution_share/{r['channel']}/mean"] = r["share_mean"]
+    mlflow.log_metrics(_finite(metrics))
+    path = out_dir / group_dir_name(group)
+    summary = json.loads((path / "summary.json").read_text())
+    summary["mlflow_run_id"] = child.info.run_id
+    mlflow.log_dict(summary, "summary.json")
+    mlflow.set_tag("mediamix.fit_path", str(path / "fit.nc"))
+    if fit_artifact:  # tens of MB per group: the driver's upload time dominates at scale
+        mlflow.log_artifact(str(path / "fit.nc"), artifact_path="fit")
+    tmp = path / f".summary.json.{child.info.run_id}.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    tmp.replace(path / "summary.json")  # the group's files name the run that holds them
+    return str(child.info.run_id)
 
 
 def log_fit_many(
@@ -114,12 +131,14 @@ def log_fit_many(
     experiment: str | None = None,
     tracking_uri: str | None = None,
     fit_artifacts: bool = True,
+    interrupted: BaseException | None = None,
 ) -> str:
     """Log the run to MLflow: a parent run, a child per group fitted (or failed) this time.
 
     Groups skipped by ``resume`` get no new child: their earlier run holds them. With
     ``fit_artifacts=False`` a child records where its ``fit.nc`` is (tag
-    ``mediamix.fit_path``) instead of uploading it.
+    ``mediamix.fit_path``) instead of uploading it. With ``interrupted`` (a signal stopped the
+    run) the group in flight gets a ``KILLED`` child and the parent ends ``KILLED`` (re-raised).
 
     Returns
     -------
@@ -145,6 +164,9 @@ def log_fit_many(
                 "groups_ok": float(counts.get("ok", 0)),
                 "groups_skipped": float(counts.get("skipped", 0)),
                 "groups_failed": float(counts.get("failed", 0)),
+                "groups_not_done": float(
+                    counts.get("interrupted", 0) + counts.get("not_started", 0)
+                ),
                 "wall_seconds": result.wall_seconds,
             }
         )
@@ -153,4 +175,10 @@ def log_fit_many(
         for group, rows in result.results.groupby(result.group_by, sort=True):
             if rows.iloc[0]["status"] in ("ok", "failed"):
                 _log_group(str(group), rows, result.out_dir, parent.experiment_id, fit_artifacts)
+        stopped = result.status[result.status["status"] == "interrupted"]
+        for _, row in stopped.iterrows():
+            rows = pd.DataFrame([row])
+            _log_group(str(row[result.group_by]), rows, result.out_dir, parent.experiment_id, False)
+        if interrupted is not None:
+            raise interrupted
         return parent.run_id

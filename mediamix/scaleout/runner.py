@@ -6,12 +6,18 @@ in this process, one after another, with the same per-group function, so results
 identical. Each group writes ``<out>/<group>/summary.json``, ``fit.nc`` and ``status.json`` as it
 finishes; the driver then writes ``<out>/status.csv`` from every group's ``status.json``, so a
 run that is interrupted keeps what finished and ``resume=True`` picks up from there.
+
+``SIGINT``/``SIGTERM`` during an in-process run stop it after no more than the group in flight:
+that group's ``status.json`` says ``interrupted`` (so ``resume`` fits it again), groups not yet
+started are ``not_started`` in ``status.csv``, and :class:`FitManyInterrupted` carries what
+finished.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +28,7 @@ import pandas as pd
 
 from mediamix.config.model import ModelConfig, load_model_config
 from mediamix.errors import MediamixError
+from mediamix.inference.interrupts import FitInterrupted
 from mediamix.scaleout.group import (
     RESULT_COLUMNS,
     STATUS_FILE,
@@ -36,7 +43,7 @@ from mediamix.scaleout.spark import (
     run_on_spark,
 )
 
-__all__ = ["FitManyResult", "fit_many", "load_groups_data", "read_status"]
+__all__ = ["FitManyInterrupted", "FitManyResult", "fit_many", "load_groups_data", "read_status"]
 
 STATUS_COLUMNS = ("status", "error", "fit_seconds", "fingerprint")
 
@@ -105,6 +112,61 @@ def _check_pandas(data: pd.DataFrame, group_by: str) -> list[str]:
     return sorted(str(g) for g in data[group_by].unique())
 
 
+class FitManyInterrupted(FitInterrupted):
+    """A fit-many run stopped by ``SIGINT``/``SIGTERM``; exits 130/143 like a single fit.
+
+    Attributes
+    ----------
+    partial : FitManyResult
+        The groups finished before the signal (``ok``, ``skipped``, ``failed``), the group in
+        flight (``interrupted``) and those never started (``not_started``).
+    """
+
+    def __init__(self, signum: int, partial: FitManyResult) -> None:
+        super().__init__(signum)
+        self.partial = partial
+
+
+def _interrupted(
+    exc: KeyboardInterrupt, done: list[pd.DataFrame], in_flight: str | None, ctx: _Local
+) -> FitManyInterrupted:
+    """Mark the group in flight ``interrupted`` and the rest ``not_started``; what finished."""
+    signum = int(getattr(exc, "signum", signal.SIGINT))
+    name = signal.Signals(signum).name
+    if in_flight is not None:
+        path = ctx.out / group_dir_name(in_flight) / STATUS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"group": in_flight, "status": "interrupted", "fingerprint": None}
+        entry["error"] = f"interrupted by {name} while fitting; --resume fits it again"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entry, indent=2) + "\n")
+        tmp.replace(path)  # a stale "ok" from an earlier run must not survive the interrupt
+    finished = {str(f[ctx.group_by].iloc[0]) for f in done}
+    status = read_status(ctx.out, ctx.group_by, ctx.groups)
+    unstarted = ~status[ctx.group_by].isin(finished) & (status[ctx.group_by] != in_flight)
+    status.loc[unstarted, ["status", "error", "fit_seconds", "fingerprint"]] = [
+        "not_started",
+        f"not started: the run was interrupted by {name}",
+        None,
+        None,
+    ]
+    _write_status_csv(status, ctx.out)
+    results = pd.concat(done, ignore_index=True) if done else pd.DataFrame(columns=[ctx.group_by])
+    wall = time.perf_counter() - ctx.started
+    partial = FitManyResult(results, status, ctx.group_by, ctx.out, "local", wall)
+    return FitManyInterrupted(signum, partial)
+
+
+@dataclass(frozen=True)
+class _Local:
+    """An in-process run's settings, for the interrupt path."""
+
+    group_by: str
+    groups: list[str]
+    out: Path
+    started: float
+
+
 def _run_local(
     data: pd.DataFrame, group_by: str, cfg: ModelConfig, out: Path, resume: bool
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -113,14 +175,20 @@ def _run_local(
     print(f"{why}: fitting the groups one after another in-process", file=sys.stderr)
     groups = _check_pandas(data, group_by)
     check_dir_names(groups)
-    frames = []
+    ctx = _Local(group_by, groups, out, time.perf_counter())
+    frames: list[pd.DataFrame] = []
+    in_flight: str | None = None
     try:
         for value, rows in data.groupby(data[group_by].astype(str), sort=True):
+            in_flight = str(value)
             rows = rows.assign(**{group_by: value})
             frames.append(fit_group(rows, group_by, cfg.model_dump_json(), str(out), resume))
+            in_flight = None
             last = frames[-1].iloc[0]
             print(f"  {value}: {last['status']} ({last['fit_seconds']:.1f} s)", file=sys.stderr)
-    except BaseException:  # Ctrl-C: status.csv still lists what finished
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: stop, keep what finished
+        raise _interrupted(exc, frames, in_flight, ctx) from exc
+    except BaseException:  # status.csv still lists what finished
         _write_status_csv(read_status(out, group_by, groups), out)
         raise
     return pd.concat(frames, ignore_index=True), groups
@@ -182,13 +250,12 @@ def fit_many(
         The column whose values name the groups (brand, market, product line).
     config : ModelConfig or path
         The model config, the same for every group. On Spark each fit samples its chains on
-        one core (``sampler.cores = 1`` unless set), as every Spark task slot runs one fit.
+        one core (``sampler.cores = 1`` unless set).
     out_dir : str or Path
         Root of ``<group>/summary.json``, ``<group>/fit.nc`` and ``status.csv``; it must be
         reachable from every executor (a Volume path on Databricks).
     spark : pyspark.sql.SparkSession, optional
-        Run on this session; default the active one. Without pyspark or a session the groups
-        run one after another in this process.
+        Run on this session; default the active one, else (none) in this process.
     resume : bool, default False
         Skip groups whose data and config are unchanged since they last succeeded.
 
@@ -202,13 +269,14 @@ def fit_many(
     MediamixError
         If the group column is missing or two groups would share a directory. A bad group
         does not raise: its error is in its result row and ``status.csv``.
+    FitManyInterrupted
+        On ``SIGINT``/``SIGTERM`` in an in-process run (``status.csv`` written first).
     """
     cfg = config if isinstance(config, ModelConfig) else load_model_config(config)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     session = spark if spark is not None else active_session()
-    is_pandas = isinstance(data, pd.DataFrame)
-    if session is None and not is_pandas:
+    if session is None and not isinstance(data, pd.DataFrame):
         raise MediamixError("a Spark DataFrame needs a Spark session; none is active")
     t0 = time.perf_counter()
     if session is None:

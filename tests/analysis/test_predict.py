@@ -285,15 +285,17 @@ def test_model_served_over_http(fitted: FitResult, tmp_path: Path) -> None:
         status, body = _post(
             f"{base}/invocations", json.dumps(request | {"params": {"draws": -5}}).encode()
         )
-        assert status == 400 and "draws must be >= 0" in body["message"], body
-        # columns and params the signature does not name are dropped by MLflow, not fatal
-        request["dataframe_split"]["columns"].append("note")
-        for row in request["dataframe_split"]["data"]:
-            row.append("x")
+        assert status == 400 and "draws must be an integer >= 1" in body["message"], body
+        # columns and params the signature does not name are refused by name, not dropped
         status, body = _post(
             f"{base}/invocations", json.dumps(request | {"params": {"colour": 1}}).encode()
         )
-        assert status == 200, body
+        assert status == 400 and "unknown params ['colour']" in body["message"], body
+        request["dataframe_split"]["columns"].append("note")
+        for row in request["dataframe_split"]["data"]:
+            row.append("x")
+        status, body = _post(f"{base}/invocations", json.dumps(request).encode())
+        assert status == 400 and "unknown columns ['note']" in body["message"], body
         far = plan.assign(date=plan["date"] + pd.Timedelta(weeks=520))
         status, body = _post(f"{base}/invocations", _split(far))
         assert status == 200, body

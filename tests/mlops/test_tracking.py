@@ -164,7 +164,7 @@ def test_fresh_process_predicts_like_the_fit_in_memory(tracked: Tracked, tmp_pat
     history = tracked.result.frame.drop(columns=["sales"]).iloc[100:120]
     plan.to_parquet(tmp_path / "plan.parquet")
     history.to_parquet(tmp_path / "history.parquet")
-    plan.assign(note="x").to_csv(tmp_path / "plan.csv", index=False, date_format="%Y-%m-%d")
+    plan.to_csv(tmp_path / "plan.csv", index=False, date_format="%Y-%m-%d")
     far = plan.assign(date=plan["date"] + pd.Timedelta(weeks=52 * 10))
     far.to_parquet(tmp_path / "far.parquet")
     code = """
@@ -174,11 +174,16 @@ import pandas as pd
 model = mlflow.pyfunc.load_model(sys.argv[1])
 d = sys.argv[2]
 model.predict(pd.read_parquet(d + "/plan.parquet")).to_parquet(d + "/plan_out.parquet")
-out = model.predict(pd.read_parquet(d + "/history.parquet"), params={"draws": 0})
+out = model.predict(pd.read_parquet(d + "/history.parquet"), params={"draws": 10**6})
 out.to_parquet(d + "/history_out.parquet")
-# a plan as read from a CSV: ISO date strings, and a column the model does not know
+# a plan as read from a CSV: ISO date strings
 text = pd.read_csv(d + "/plan.csv", dtype={"date": str})
 model.predict(text).to_parquet(d + "/text_out.parquet")
+# a column the model does not know is refused, by name
+try:
+    model.predict(text.assign(note="x"))
+except mlflow.exceptions.MlflowException as exc:
+    open(d + "/note_error.txt", "w").write(exc.message)
 model.predict(pd.read_parquet(d + "/far.parquet")).to_parquet(d + "/far_out.parquet")
 """
     env = os.environ | {"MLFLOW_TRACKING_URI": tracked.store}
@@ -199,6 +204,7 @@ model.predict(pd.read_parquet(d + "/far.parquet")).to_parquet(d + "/far_out.parq
     got = pd.read_parquet(tmp_path / "history_out.parquet").drop(columns="warning")
     want = predict_plan(tracked.result, history, draws=None)
     pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-12)
+    assert "unknown columns ['note']" in (tmp_path / "note_error.txt").read_text()
     far_warning = pd.read_parquet(tmp_path / "far_out.parquet")["warning"]
     assert far_warning.str.contains("outside it").all(), far_warning
 

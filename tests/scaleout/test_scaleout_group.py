@@ -147,7 +147,7 @@ def test_interrupted_run_keeps_finished_groups(
     monkeypatch.setattr(runner, "fit_group", interrupted)
     with pytest.raises(KeyboardInterrupt):
         fit_many(data, "brand", make_config(), tmp_path, spark=None)
-    assert read_status(tmp_path, "brand", ["a", "b"])["status"].tolist() == ["ok", "missing"]
+    assert read_status(tmp_path, "brand", ["a", "b"])["status"].tolist() == ["ok", "interrupted"]
     assert not list(tmp_path.rglob("*.tmp"))  # no half-written file left behind
     monkeypatch.setattr(runner, "fit_group", real)
     again = fit_many(data, "brand", make_config(), tmp_path, resume=True)

@@ -62,9 +62,18 @@ function renderHeadline() {
     Math.round(100 * ov.hdi_prob) + " % intervals.";
   const t = $("headline-table");
   t.replaceChildren(row(["channel", "spend " + perPeriod(), "ROAS", "marginal ROAS", "share of outcome"], true));
+  const exposure = ov.exposure_channels || {};
   for (const ch of ov.channels) {
-    t.appendChild(row([ch.name, money(ch.spend), withHdi(ch.roas, (v) => num(v, 2)),
+    // a channel modeled on impressions or clicks still has its budget in currency
+    const e = exposure[ch.name];
+    const name = e ? ch.name + " (modeled on " + e.exposure + ", budget from " + e.spend + ")" : ch.name;
+    t.appendChild(row([name, money(ch.spend), withHdi(ch.roas, (v) => num(v, 2)),
       withHdi(ch.mroas, (v) => num(v, 2)), withHdi(ch.share, (v) => pct(v))]));
+  }
+  // organic media: no spend and no ROAS; fixed at their volume, not allocatable
+  for (const ch of ov.organic_channels || []) {
+    t.appendChild(row([ch.name + " (organic, fixed)", num(ch.volume) + " volume", "–", "–",
+      withHdi(ch.share, (v) => pct(v))]));
   }
   const v = $("verdict");
   v.textContent = ov.verdict.text;
