@@ -30,7 +30,7 @@ from mediamix.config.base import ConfigError
 from mediamix.config.model import ChannelModelConfig, ModelConfig, PriorConfig
 from mediamix.data.columns import exposure_inputs
 from mediamix.data.validation import infer_frequency, validate_frame
-from mediamix.model import forward, registry
+from mediamix.model import calibration, forward, registry
 from mediamix.model.registry import Transform
 
 __all__ = [
@@ -311,10 +311,13 @@ def _scalar_rv(name: str, prior: PriorConfig, dims: str | tuple[str, ...] | None
     return getattr(pm, prior.dist)(name, **prior.params, dims=dims)
 
 
-def _media(cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False) -> Any:
+def _media(
+    cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False, hook: Any = None
+) -> Any:
     """Each channel's media term, scaled units; creates the channel parameters' random variables.
 
     With ``organic``, the organic channels' terms (``spend`` is then the organic media).
+    ``hook(stages)``, if given, makes ``beta`` (see :func:`_calibration_hook`).
     """
     entries = _media_configs(cfg, organic)
     names = list(entries)
@@ -327,8 +330,26 @@ def _media(cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False) 
         columns = [names.index(ch) for ch in g.channels]
         stages[g.kind].append(forward.Group(g.transform, columns, values))
     beta_name, dim = ("organic_beta", "organic") if organic else ("beta", "channel")
-    beta = _prior_rv(beta_name, [entries[c].beta for c in names], dim)
+    if hook is not None:
+        beta = hook(list(stages.values()))
+    else:
+        beta = _prior_rv(beta_name, [entries[c].beta for c in names], dim)
     return forward.media(spend, spend_max, list(stages.values()), beta)
+
+
+def _calibration_hook(md: ModelData, spend_max: Any, y_scale: Any) -> Any:
+    """``beta`` from its prior or a ROAS prior, plus the lift tests (:mod:`.calibration`)."""
+    cfg = md.config
+
+    def beta_rv(name: str, channels: Any, dim: str) -> Any:
+        return _prior_rv(name, [cfg.channels[c].beta for c in channels], dim)
+
+    def hook(stages: list[list[forward.Group]]) -> Any:
+        terms = (spend_max, y_scale, stages)
+        cost = md.scalers.cost_per_exposure
+        return calibration.calibrated_beta(cfg, md.frame, md.spend, cost, terms, beta_rv)
+
+    return hook
 
 
 def _coords(md: ModelData) -> dict[str, Any]:
@@ -421,7 +442,7 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
         spend_max = pm.Data("spend_max", np.array([sc.spend_max[c] for c in names]), dims="channel")
         y_scale = pm.Data("y_scale", np.float64(sc.y_scale))
         spend = pm.Data("spend", md.spend, dims=("date", "channel"))
-        media = _media(cfg, spend, spend_max)
+        media = _media(cfg, spend, spend_max, hook=_calibration_hook(md, spend_max, y_scale))
         pm.Deterministic("channel_contribution", media * y_scale, dims=("date", "channel"))
         base = _baseline(md, y_scale)
         pm.Deterministic("baseline", base * y_scale, dims="date")
