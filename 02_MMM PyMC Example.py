@@ -235,7 +235,63 @@ log_allocation(run, allocation)
 # COMMAND ----------
 
 # MAGIC %md
-# MAGIC ## 8. Where the results are
+# MAGIC ## 8. Calibrate with experiments (optional)
+# MAGIC
+# MAGIC Channels whose spend moves together are hard to tell apart from observational data alone.
+# MAGIC A lift test (a go-dark or holdout test, a spend increase in test geos) measures one
+# MAGIC channel's incremental outcome directly; each test enters the likelihood as
+# MAGIC `lift ~ Normal(predicted lift, lift_se)`, the predicted lift coming from the same forward
+# MAGIC pass as the model (see README, "Calibration with lift tests"). On the shipped synthetic
+# MAGIC data we can simulate such a test from the ground truth for the channel whose ROAS is least
+# MAGIC certain, lasting `calibration_weeks` weeks (widget; empty skips this section, so the default
+# MAGIC job run stays fast), with the start and spend change the experiment planner suggests, then
+# MAGIC refit with it and compare ROAS before and after.
+
+# COMMAND ----------
+
+if params.calibration_weeks:
+    import numpy as np
+    import pandas as pd
+
+    from mediamix.analysis.calibration_plots import plot_lift_tests, plot_roas_before_after
+    from mediamix.analysis.experiment_plan import plan_experiments
+    from mediamix.analysis.experiments import simulate_lift
+    from mediamix.analysis.summary import fit_summary
+    from mediamix.data.generator import Generator
+    from mediamix.inference.fit import fit
+    from mediamix.model.calibration import resolve_calibration
+
+    before = analysis.roas(result)
+    channel = str(((before["hdi_high"] - before["hdi_low"]) / before["mean"]).idxmax())
+    plan = plan_experiments(result, weeks=params.calibration_weeks, draws=500)
+    nb.show(pd.DataFrame(plan), "experiment plan: expected ROAS HDI width after one test")
+    design = next(p for p in plan if p["channel"] == channel)
+    synthetic = Generator.from_config_file(nb.path("config/generator/basic_config.yaml")).generate()
+    names = config.channel_names
+    if len(synthetic.data) != len(frame) or not np.allclose(synthetic.data[names], frame[names]):
+        print("the gold table is not the shipped generator's data: no truth to simulate from")
+    else:
+        test = simulate_lift(
+            synthetic.truth.to_dict(),
+            frame,
+            channel,
+            design["start_date"],
+            design["weeks"],
+            design["spend_change"],
+            se_fraction=design["lift_se"] / abs(design["expected_lift"]),
+            seed=1,
+        )
+        print(f"simulated lift test of the least certain channel: {test.row}")
+        calibrated = fit(test.data, resolve_calibration(config, pd.DataFrame([test.row])))
+        after = analysis.roas(calibrated)
+        truth = {c: test.truth["channels"][c]["roas"] for c in names}
+        nb.show(plot_roas_before_after(before, after, truth), "roas_before_after")
+        nb.show(plot_lift_tests(fit_summary(calibrated)["calibration"]), "lift_tests")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## 9. Where the results are
 # MAGIC
 # MAGIC The MLflow run opened in section 3 ends here, with the allocation in it. On Databricks,
 # MAGIC open the experiment (left sidebar → *Experiments*) to compare runs, and the registered

@@ -23,7 +23,7 @@ SPARK35_PY := $(SPARK35_VENV)/bin/python
 SPARK35_STAMP := $(SPARK35_VENV)/.installed
 SPARK35_REQS := tests/requirements-spark35.txt
 
-.PHONY: help env test lint typecheck pytest run app bench bench-env recovery scale clean bundle spark35-env spark35-test
+.PHONY: help env test lint typecheck pytest run app bench bench-env recovery recovery-calibration scale clean bundle spark35-env spark35-test
 
 help:
 	@echo "make test   - create/update the environment, then ruff, mypy and pytest"
@@ -33,6 +33,7 @@ help:
 	@echo "make bench     - mediamix vs PyMC-Marketing, speed and accuracy (writes docs/benchmarks.md)"
 	@echo "make scale     - fit-many on local[2]: 40 groups, efficiency (writes docs/scale.json)"
 	@echo "make recovery  - ROAS recovery study over many seeds (writes docs/recovery.md)"
+	@echo "make recovery-calibration - with and without lift tests (a section of docs/recovery.md)"
 	@echo "                 both take BENCH_ARGS, e.g. BENCH_ARGS='--datasets a --draws 200 --tune 200'"
 	@echo "make spark35-test - the Spark backend's tests under pyspark 3.5 (in .venv-spark35)"
 	@echo "make bundle    - regenerate databricks.yml from the job's Python specification"
@@ -89,6 +90,10 @@ bench: $(STAMP) $(BENCH_STAMP)
 
 recovery: $(STAMP)
 	$(VPY) -m bench --study recovery $(BENCH_ARGS)
+
+# lift tests on the planner's top channels, dataset (b), 10 seeds (a section of docs/recovery.md)
+recovery-calibration: $(STAMP)
+	$(VPY) -m bench --study calibration --datasets b --seeds 10 $(BENCH_ARGS)
 
 # fit-many on local Spark: 40 groups x 104 weeks x 3 channels (writes docs/scale.json)
 scale: $(STAMP)

@@ -14,6 +14,11 @@ Recovery study, 20 seeds of datasets (a) and (b)::
 
     .venv/bin/python -m bench --study recovery
 
+Calibration study (``make recovery-calibration``): dataset (b) with and without lift tests on
+the planner's top three channels, written into ``docs/recovery.md``::
+
+    .venv/bin/python -m bench --study calibration --datasets b --seeds 10
+
 Scale-out study (``make scale``): 40 groups on local Spark, written to ``docs/scale.json``::
 
     .venv/bin/python -m bench --study scale --groups 40 --weeks 104 --channels 3
@@ -34,8 +39,12 @@ from bench.datasets import DATASETS, REPO_ROOT, FitSettings
 from bench.machine import describe
 from bench.report import render_recovery, render_speed
 
-DEFAULT_DATASETS = {"speed": "a,b,c", "recovery": "a,b"}
-DEFAULT_OUTPUT = {"speed": "docs/benchmarks", "recovery": "docs/recovery"}
+DEFAULT_DATASETS = {"speed": "a,b,c", "recovery": "a,b", "calibration": "b"}
+DEFAULT_OUTPUT = {
+    "speed": "docs/benchmarks",
+    "recovery": "docs/recovery",
+    "calibration": "docs/recovery_calibration",
+}
 
 
 def _names(text: str, allowed: list[str], what: str) -> list[str]:
@@ -49,7 +58,9 @@ def _names(text: str, allowed: list[str], what: str) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    p.add_argument("--study", choices=["speed", "recovery", "scale"], default="speed")
+    p.add_argument(
+        "--study", choices=["speed", "recovery", "calibration", "scale"], default="speed"
+    )
     p.add_argument("--groups", type=int, default=40, help="scale: number of groups")
     p.add_argument("--weeks", type=int, default=104, help="scale: weeks per group")
     p.add_argument("--channels", type=int, default=3, help="scale: channels per group")
@@ -96,6 +107,29 @@ def _write(
     raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
     doc.write_text(render(results, command, _shown(raw)))
     print(f"wrote {_shown(doc)} and {_shown(raw)}", file=sys.stderr)
+
+
+def _calibration(
+    args: argparse.Namespace, key: str, settings: FitSettings, command: str, raw: Path
+) -> int:
+    """The calibration study, its section written into ``docs/recovery.md`` (or ``--doc``)."""
+    from bench.calibration import calibration_study, render_calibration, write_section
+
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    doc = REPO_ROOT / (args.doc or "docs/recovery.md")
+    machine = describe({"mediamix": sys.executable})
+
+    def write(results: dict[str, Any]) -> None:
+        results["machine"] = machine
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        text = doc.read_text() if doc.exists() else ""
+        doc.write_text(write_section(text, render_calibration(results, command, _shown(raw))))
+        print(f"wrote {_shown(doc)} and {_shown(raw)}", file=sys.stderr)
+
+    results = calibration_study(key, seeds, settings, progress=write)
+    write(results)
+    return 0 if results["fits"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
         _write(results, render_speed, command, doc, raw)
         return 0 if all(r["ok"] for r in results["runs"]) else 1
+    if args.study == "calibration":
+        return _calibration(args, datasets[0], settings, command, raw)
     from bench.recovery import recovery_study
 
     machine = describe(envs)

@@ -327,6 +327,12 @@ def _add_fit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             help=f"fit window {bound} (inclusive, a data date); overrides the config's window",
         )
     fit.add_argument("--lakehouse", default=None, help="local lakehouse root for table names")
+    fit.add_argument(
+        "--lift-tests",
+        default=None,
+        metavar="PATH",
+        help="lift tests to calibrate with: a CSV file or a table name (mmm_lift_tests)",
+    )
     fit.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
     fit.add_argument(
         "--tracking-uri",
@@ -365,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mediamix.commands.validate import add_validate_parser
 
     add_validate_parser(sub)
+    from mediamix.commands.experiments import add_experiment_parsers
+
+    add_experiment_parsers(sub)
     from mediamix.app.cli import add_app_parsers
 
     add_app_parsers(sub)

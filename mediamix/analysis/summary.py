@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mediamix.analysis.calibration import calibration_summary
 from mediamix.analysis.metrics import contribution_share_draws, interval, roas_draws
 from mediamix.inference.fit import FitResult
 from mediamix.model.builder import channel_parameters
@@ -23,7 +24,8 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     dict
         ``{"hdi_prob", "channels": {NAME: {"roas", "contribution_share", "params"}},
         "diagnostics": {...}}``, each interval as ``{"mean", "hdi_low", "hdi_high"}``; a model
-        with organic channels adds ``"organic": {NAME: {"contribution_share", "params"}}``.
+        with organic channels adds ``"organic": {NAME: {"contribution_share", "params"}}``, a
+        fit calibrated with lift tests ``"calibration"`` (:mod:`mediamix.analysis.calibration`).
     """
     prob = result.config.hdi_prob
     roas, share = roas_draws(result), contribution_share_draws(result)
@@ -57,4 +59,7 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     out: dict[str, Any] = {"hdi_prob": prob, "channels": channels, "diagnostics": diag}
     if organic:
         out["organic"] = organic
+    calibration = calibration_summary(result)  # lift tests vs the fit, when calibrated
+    if calibration is not None:
+        out["calibration"] = calibration
     return out

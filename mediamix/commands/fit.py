@@ -38,7 +38,7 @@ def _fit_config(args: argparse.Namespace, out: Path) -> ModelConfig:
     for name in ("fit.nc", "summary.json"):
         if (out / name).is_dir():
             raise MediamixError(f"--out {out}: {out / name} is a directory; remove it")
-    return (
+    config = (
         load_model_config(args.config)
         .with_sampler(
             sampler=args.sampler,
@@ -50,6 +50,27 @@ def _fit_config(args: argparse.Namespace, out: Path) -> ModelConfig:
         )
         .with_window(start=getattr(args, "start", None), end=getattr(args, "end", None))
     )
+    return _with_lift_tests(args, config)
+
+
+def _with_lift_tests(args: argparse.Namespace, config: ModelConfig) -> ModelConfig:
+    """The config with ``--lift-tests`` (or its ``calibration.lift_tests``) read into it.
+
+    A CSV file, or a lakehouse table name (``mmm_lift_tests``) read through the lakehouse.
+    """
+    from mediamix.data.lift_tests import read_lift_tests, validate_lift_table
+    from mediamix.lakehouse.tables import looks_like_table_name, read_table
+    from mediamix.model.calibration import resolve_calibration
+
+    source = getattr(args, "lift_tests", None) or config.calibration.lift_tests
+    if source is None:
+        return config
+    if looks_like_table_name(source):
+        raw = read_table(source, lakehouse=args.lakehouse)
+        table = validate_lift_table(raw.astype(str).replace({"None": "", "nan": ""}), source)
+    else:
+        table = read_lift_tests(source)
+    return resolve_calibration(config, table)
 
 
 def _load_data(args: argparse.Namespace, config: ModelConfig) -> tuple[dict[str, str], Any]:
@@ -130,6 +151,10 @@ def _fit_command(args: argparse.Namespace) -> int:
                     register_anyway=args.register_anyway,
                 )
                 (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+                if "calibration" in summary:  # the tests the fit was calibrated with
+                    run.log_extras(
+                        artifacts={"calibration/lift_tests.json": summary["calibration"]}
+                    )
     except BaseException:
         if run is not None:
             print(f"MLflow run {run.run_id} ended {run.status}; {run.ui_command}", file=sys.stderr)
@@ -157,5 +182,14 @@ def _print_fit(summary: dict[str, Any], run: TrackedRun | None) -> None:
             print(f"  registered as {run.registered_model}")
         elif run.registration_skipped:
             print(f"  NOT registered: {run.registration_skipped}", file=sys.stderr)
+    for i, test in enumerate(summary.get("calibration", {}).get("tests", []), start=1):
+        p = test["predicted"]
+        print(
+            f"  lift test {i} {test['channel']} {test['start_date']}..{test['end_date']}: "
+            f"measured {test['lift']:.4g} +- {test['lift_se']:.3g}, predicted {p['mean']:.4g} "
+            f"[{p['hdi_low']:.4g}, {p['hdi_high']:.4g}], z {test['z']:+.1f}"
+        )
+    for warning in summary.get("calibration", {}).get("warnings", []):
+        print(f"WARNING: {warning}", file=sys.stderr)
     if not diag["converged"]:
         print("WARNING: the fit did NOT converge: " + "; ".join(diag["problems"]), file=sys.stderr)

@@ -21,11 +21,13 @@ from typing import Any, Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from mediamix.config.base import StrictModel, load_yaml, parse_config
+from mediamix.config.calibration import CalibrationConfig
 from mediamix.model import registry
 
 __all__ = [
     "AdstockConfig",
     "ChannelModelConfig",
+    "ChannelPriorConfig",
     "HolidaysConfig",
     "ModelConfig",
     "PriorConfig",
@@ -183,13 +185,25 @@ def _require_prior_fields() -> None:
 _require_prior_fields()
 
 
+class ChannelPriorConfig(StrictModel):
+    """A channel's prior on a derived quantity: ``roas`` (over the data window), not ``beta``."""
+
+    roas: PriorConfig
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        self.roas.require("positive", "prior.roas")
+        return self
+
+
 class ChannelModelConfig(StrictModel):
     """How one channel's spend acts on the outcome: adstock, saturation and ``beta``.
 
     ``exposure`` and ``spend`` (together) model a paid channel on an exposure metric
     (impressions, clicks): the ``exposure`` column is the model's media input, the ``spend``
     column (currency) gives its ROAS and, through the average cost per exposure, its response
-    to spend in curves and the optimizer.
+    to spend in curves and the optimizer. ``prior: {roas: ...}`` replaces the ``beta`` prior by
+    one on the channel's ROAS (see :mod:`mediamix.model.calibration`).
     """
 
     exposure: str | None = Field(default=None, min_length=1)
@@ -197,10 +211,13 @@ class ChannelModelConfig(StrictModel):
     adstock: AdstockConfig = AdstockConfig()
     saturation: SaturationConfig = SaturationConfig()
     beta: PriorConfig = _prior("HalfNormal", sigma=1.0)
+    prior: ChannelPriorConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         self.beta.require("positive", "beta")
+        if self.prior is not None and "beta" in self.model_fields_set:
+            raise ValueError("give a prior on beta or on prior.roas, not both")
         return self
 
 
@@ -347,6 +364,7 @@ class ModelConfig(StrictModel):
     sampler: SamplerConfig = SamplerConfig()
     tracking: TrackingConfig = TrackingConfig()
     hdi_prob: float = Field(default=0.94, gt=0, lt=1)
+    calibration: CalibrationConfig = CalibrationConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -129,6 +129,10 @@ class ModelParams:
         default="*=-30%:+30%",
         metadata=_widget("Budget bounds, CHANNEL=MIN:MAX separated by spaces"),
     )
+    calibration_weeks: int | None = field(
+        default=None,
+        metadata=_widget("Weeks of a simulated lift test to calibrate with (empty: skip)"),
+    )
 
     @property
     def gold_table_name(self) -> str:

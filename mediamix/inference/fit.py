@@ -33,6 +33,7 @@ from mediamix.inference.diagnostics import (
 from mediamix.inference.interrupts import interrupt_guard
 from mediamix.inference.samplers import sample_posterior
 from mediamix.model.builder import ModelData, Scalers, build_model, prepare_data
+from mediamix.model.calibration import resolve_calibration
 
 __all__ = [
     "FitResult",
@@ -188,7 +189,8 @@ def _add_predictive(model: pm.Model, idata: Any, config: ModelConfig) -> None:
             random_seed=config.sampler.seed,
             progressbar=False,
         )
-        pm.compute_log_likelihood(idata, progressbar=False)
+        # the data's pointwise likelihood only (LOO); lift tests are not data points of y
+        pm.compute_log_likelihood(idata, var_names=["y"], progressbar=False)
 
 
 #: ``idata.attrs`` key that records an automatic escalation of ``target_accept``, and why.
@@ -270,7 +272,7 @@ def fit(frame: pd.DataFrame, config: ModelConfig, *, progress: bool = False) -> 
     """
     t0 = time.perf_counter()
     # the user's columns as the config reads them: date column, events, holidays, extras
-    frame, config = prepare_frame(frame, config)
+    frame, config = prepare_frame(frame, resolve_calibration(config))  # lift tests read once
     md = prepare_data(frame, config)
     model = build_model(md, config)
     t1 = time.perf_counter()

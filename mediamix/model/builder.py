@@ -32,7 +32,7 @@ from mediamix.config.model import ChannelModelConfig, ModelConfig, PriorConfig
 from mediamix.data.columns import exposure_inputs
 from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS
 from mediamix.data.validation import infer_frequency, validate_frame
-from mediamix.model import forward, registry
+from mediamix.model import calibration, forward, registry
 from mediamix.model.registry import Transform
 from mediamix.model.window import fit_window
 
@@ -337,21 +337,26 @@ def _scalar_rv(name: str, prior: PriorConfig, dims: str | tuple[str, ...] | None
     return getattr(pm, prior.dist)(name, **prior.params, dims=dims)
 
 
-def _windowed_media(md: ModelData, media: Any, scale: Any, organic: bool = False) -> Any:
+def _windowed_media(
+    md: ModelData, media: Any, scale: Any, organic: bool = False, hook: Any = None
+) -> Any:
     """:func:`_media` over the warm-up periods and the window, warm-up periods sliced off."""
     warm = md.warmup(organic)
     if not len(warm):
-        return _media(md.config, media, scale, organic)
+        return _media(md.config, media, scale, organic, hook)
     dims = ("warmup", "organic" if organic else "channel")
     name = "organic_warmup" if organic else "spend_warmup"
     full = pt.concatenate([pm.Data(name, warm, dims=dims), media], axis=0)
-    return _media(md.config, full, scale, organic)[len(warm) :]
+    return _media(md.config, full, scale, organic, hook)[len(warm) :]
 
 
-def _media(cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False) -> Any:
+def _media(
+    cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False, hook: Any = None
+) -> Any:
     """Each channel's media term, scaled units; creates the channel parameters' random variables.
 
     With ``organic``, the organic channels' terms (``spend`` is then the organic media).
+    ``hook(stages)``, if given, makes ``beta`` (see :func:`_calibration_hook`).
     """
     entries = _media_configs(cfg, organic)
     names = list(entries)
@@ -364,8 +369,26 @@ def _media(cfg: ModelConfig, spend: Any, spend_max: Any, organic: bool = False) 
         columns = [names.index(ch) for ch in g.channels]
         stages[g.kind].append(forward.Group(g.transform, columns, values))
     beta_name, dim = ("organic_beta", "organic") if organic else ("beta", "channel")
-    beta = _prior_rv(beta_name, [entries[c].beta for c in names], dim)
+    if hook is not None:
+        beta = hook(list(stages.values()))
+    else:
+        beta = _prior_rv(beta_name, [entries[c].beta for c in names], dim)
     return forward.media(spend, spend_max, list(stages.values()), beta)
+
+
+def _calibration_hook(md: ModelData, spend_max: Any, y_scale: Any) -> Any:
+    """``beta`` from its prior or a ROAS prior, plus the lift tests (:mod:`.calibration`)."""
+    cfg = md.config
+
+    def beta_rv(name: str, channels: Any, dim: str) -> Any:
+        return _prior_rv(name, [cfg.channels[c].beta for c in channels], dim)
+
+    def hook(stages: list[list[forward.Group]]) -> Any:
+        terms = (spend_max, y_scale, stages)
+        cost = md.scalers.cost_per_exposure
+        return calibration.calibrated_beta(cfg, md.frame, md.spend, cost, terms, beta_rv)
+
+    return hook
 
 
 def _coords(md: ModelData) -> dict[str, Any]:
@@ -460,7 +483,8 @@ def build_model(data: pd.DataFrame | ModelData, config: ModelConfig) -> pm.Model
         spend_max = pm.Data("spend_max", np.array([sc.spend_max[c] for c in names]), dims="channel")
         y_scale = pm.Data("y_scale", np.float64(sc.y_scale))
         spend = pm.Data("spend", md.spend, dims=("date", "channel"))
-        media = _windowed_media(md, spend, spend_max)
+        hook = _calibration_hook(md, spend_max, y_scale)
+        media = _windowed_media(md, spend, spend_max, hook=hook)
         pm.Deterministic("channel_contribution", media * y_scale, dims=("date", "channel"))
         base = _baseline(md, y_scale)
         pm.Deterministic("baseline", base * y_scale, dims="date")
