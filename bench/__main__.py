@@ -8,7 +8,8 @@ Full speed study (rewrites ``docs/benchmarks.md`` and ``docs/benchmarks.json``):
 
 A quick smoke run of one dataset, written elsewhere::
 
-    .venv/bin/python -m bench --datasets a --draws 100 --tune 100 --doc /tmp/b.md --json /tmp/b.json
+    .venv/bin/python -m bench --datasets a --draws 100 --tune 100 --repeats 1 --no-make-run \
+        --doc /tmp/b.md --json /tmp/b.json
 
 Recovery study, 20 seeds of datasets (a) and (b)::
 
@@ -37,9 +38,10 @@ from typing import Any
 
 from bench.datasets import DATASETS, REPO_ROOT, FitSettings
 from bench.machine import describe
+from bench.public import PUBLIC_DATASETS
 from bench.report import render_recovery, render_speed
 
-DEFAULT_DATASETS = {"speed": "a,b,c", "recovery": "a,b", "calibration": "b"}
+DEFAULT_DATASETS = {"speed": "a,b,c,d", "recovery": "a,b", "calibration": "b"}
 DEFAULT_OUTPUT = {
     "speed": "docs/benchmarks",
     "recovery": "docs/recovery",
@@ -67,13 +69,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--alone", type=int, default=40, help="scale: groups also fitted alone")
     p.add_argument("--master", default="local[2]", help="scale: Spark master")
     p.add_argument("--sampler", default=None, help="scale: sampler (default the config's)")
-    p.add_argument("--datasets", help="comma-separated keys (speed: a,b,c; recovery: a,b)")
+    p.add_argument("--datasets", help="comma-separated keys (speed: a,b,c,d; recovery: a,b)")
     p.add_argument("--libraries", default="mediamix,pymc-marketing", help="speed study only")
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1, help="the samplers' seed")
     p.add_argument("--no-warm", action="store_true", help="skip the warm-cache repeat")
+    p.add_argument(
+        "--repeats", type=int, default=3, help="speed: cold+warm pairs per fit (medians reported)"
+    )
+    p.add_argument("--no-cli", action="store_true", help="speed: skip timing `mediamix fit`")
+    p.add_argument(
+        "--no-make-run", action="store_true", help="speed: skip timing `make run` (RUNME.py)"
+    )
     p.add_argument(
         "--priors",
         choices=["matched", "default"],
@@ -143,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
         print_summary(results)
         return 0
-    datasets = _names(args.datasets or DEFAULT_DATASETS[args.study], list(DATASETS), "datasets")
+    known = list(DATASETS) + (list(PUBLIC_DATASETS) if args.study == "speed" else [])
+    datasets = _names(args.datasets or DEFAULT_DATASETS[args.study], known, "datasets")
+    if args.repeats < 1:
+        raise SystemExit("--repeats: at least 1")
     settings = FitSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
     stem = DEFAULT_OUTPUT[args.study]
     doc = REPO_ROOT / (args.doc or f"{stem}.md")
@@ -175,7 +187,14 @@ def main(argv: list[str] | None = None) -> int:
             warm=not args.no_warm,
             prior_mode=args.priors,
             timeout=args.timeout,
+            repeats=args.repeats,
+            cli=not args.no_cli,
         )
+        if not args.no_make_run and "mediamix" in libraries:
+            from bench.harness import make_run_study
+
+            work = REPO_ROOT / args.work_dir / "speed" / "make-run"
+            results["make_run"] = make_run_study(work, args.repeats, args.timeout)
         results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
         _write(results, render_speed, command, doc, raw)
         return 0 if all(r["ok"] for r in results["runs"]) else 1

@@ -99,14 +99,21 @@ class FitSettings:
 
 def model_config_dict(gen: GeneratorConfig, settings: FitSettings) -> dict[str, Any]:
     """The mediamix model config (as YAML would hold it) for data from ``gen``."""
+    return structure_config(gen.outcome.name, list(gen.media), list(gen.controls), settings)
+
+
+def structure_config(
+    outcome: str, channels: list[str], controls: list[str], settings: FitSettings
+) -> dict[str, Any]:
+    """The mediamix model config (as YAML would hold it) for these columns and settings."""
     return {
-        "outcome": {"name": gen.outcome.name, "likelihood": "normal"},
-        "channels": list(gen.media),
+        "outcome": {"name": outcome, "likelihood": "normal"},
+        "channels": channels,
         "channel_defaults": {
             "adstock": {"type": "geometric", "l_max": settings.l_max},
             "saturation": {"type": "logistic"},
         },
-        "controls": list(gen.controls),
+        "controls": controls,
         "seasonality": {"yearly_order": settings.yearly_order},
         "trend": {"enabled": settings.trend},
         "sampler": {

@@ -95,7 +95,8 @@ def roas_vs_truth(
     spend_totals : mapping
         Total spend per channel over the same window.
     true_roas : mapping
-        The generator's true ROAS per channel.
+        The generator's true ROAS per channel; empty (or missing a channel) where the truth
+        is unknown, which leaves ``rel_error`` and ``covered`` ``None``.
     hdi_prob : float
         Probability mass of the highest-density interval.
 
@@ -111,22 +112,25 @@ def roas_vs_truth(
         draws = contribution_totals.sel(channel=ch) / spend_totals[ch]
         hdi = az.hdi(draws, prob=hdi_prob)
         low, high = float(hdi.sel(ci_bound="lower")), float(hdi.sel(ci_bound="upper"))
-        mean, true = float(draws.mean()), float(true_roas[ch])
+        mean = float(draws.mean())
+        true = float(true_roas[ch]) if ch in true_roas else None
         channels[ch] = {
             "true": true,
             "mean": mean,
             "hdi_low": low,
             "hdi_high": high,
-            "rel_error": abs(mean - true) / true,
-            "covered": bool(low <= true <= high),
+            "rel_error": None if true is None else abs(mean - true) / true,
+            "covered": None if true is None else bool(low <= true <= high),
         }
-    errors = [c["rel_error"] for c in channels.values()]
+    errors = [c["rel_error"] for c in channels.values() if c["rel_error"] is not None]
+    covered = [c["covered"] for c in channels.values() if c["covered"] is not None]
     return {
         "hdi_prob": hdi_prob,
         "channels": channels,
-        "rel_error_mean": float(np.mean(errors)),
-        "rel_error_max": float(np.max(errors)),
-        "coverage": float(np.mean([c["covered"] for c in channels.values()])),
+        # no truth (public data): no error to report
+        "rel_error_mean": float(np.mean(errors)) if errors else None,
+        "rel_error_max": float(np.max(errors)) if errors else None,
+        "coverage": float(np.mean(covered)) if covered else None,
     }
 
 

@@ -1,9 +1,10 @@
 """Fitting one model, and saving a fit to one file.
 
 ``fit(frame, config)`` validates the data, builds the model, samples with the configured sampler
-(nutpie, PyMC's NUTS, numpyro, or ADVI as a fast approximation), adds the posterior predictive
-and pointwise log-likelihood, and returns a :class:`FitResult`. A fit that does not meet the
-convergence thresholds in :data:`~mediamix.inference.diagnostics.THRESHOLDS` warns with
+(nutpie, PyMC's NUTS, numpyro, or ADVI as a fast approximation), adds the deterministics nutpie
+leaves out, the posterior predictive and the pointwise log-likelihood (all draws at once, see
+:mod:`mediamix.inference.predictive`), and returns a :class:`FitResult`. A fit that does not
+meet the convergence thresholds in :data:`~mediamix.inference.diagnostics.THRESHOLDS` warns with
 :class:`ConvergenceWarning` and says so in its diagnostics; it never passes silently.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
@@ -31,6 +33,7 @@ from mediamix.inference.diagnostics import (
     compute_diagnostics,
 )
 from mediamix.inference.interrupts import interrupt_guard
+from mediamix.inference.predictive import add_deterministics, add_predictive
 from mediamix.inference.samplers import sample_posterior
 from mediamix.model.builder import ModelData, Scalers, build_model, prepare_data
 from mediamix.model.calibration import resolve_calibration
@@ -131,9 +134,41 @@ class FitResult:
             xr.Dataset({c: ("row", self.frame[c].to_numpy()) for c in self.frame.columns})
         )
         tmp = path.with_name(path.name + ".tmp")
-        tree.to_netcdf(tmp, engine="h5netcdf")
+        tree.to_netcdf(tmp, engine="h5netcdf", encoding=_compressed(tree))
         tmp.replace(path)
         return path
+
+
+def _compressed(tree: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """Compression (zlib, byte shuffle) for every numeric array; float32 where exact."""
+    encoding: dict[str, dict[str, dict[str, Any]]] = {}
+    for node in tree.subtree:
+        ds = node.to_dataset(inherit=False)
+        numeric = [v for v in ds.data_vars if ds[v].dtype.kind in "fiu" and ds[v].ndim]
+        if not numeric:
+            continue
+        encoding[node.path] = {}
+        for v in numeric:
+            enc: dict[str, Any] = {"zlib": True, "complevel": 4, "shuffle": True}
+            values = ds[v].values
+            exact = values.dtype == np.float64 and np.array_equal(
+                values, values.astype(np.float32), equal_nan=True
+            )
+            if node.name in _ROUNDED_GROUPS and exact:
+                enc["dtype"] = "float32"
+            encoding[node.path][v] = enc
+    return encoding
+
+
+def _widen(tree: Any) -> None:
+    """Back to float64 what :func:`_compressed` stored as float32 (exactly, in place)."""
+    for group in _ROUNDED_GROUPS:
+        if group in tree.children:
+            ds = tree[group].to_dataset()
+            narrow = [v for v in ds.data_vars if ds[v].dtype == np.float32]
+            if narrow:
+                ds = ds.assign({v: ds[v].astype("float64") for v in narrow})
+                tree[group] = xr.DataTree(ds, name=group)
 
 
 def load_fit(path: str | Path) -> FitResult:
@@ -170,6 +205,7 @@ def load_fit(path: str | Path) -> FitResult:
     frame = pd.DataFrame({c: stored[c].to_numpy() for c in stored.data_vars})
     frame["date"] = frame["date"].astype(DATE_DTYPE)
     tree = tree.drop_nodes(_FRAME_GROUP)
+    _widen(tree)
     config = ModelConfig.model_validate_json(attrs.pop("mediamix_config"))
     scalers = Scalers.from_json(attrs.pop("mediamix_scalers"))
     timings = json.loads(attrs.pop("mediamix_timings"))
@@ -178,19 +214,40 @@ def load_fit(path: str | Path) -> FitResult:
     return FitResult(tree, frame, config, scalers, timings)
 
 
-def _add_predictive(model: pm.Model, idata: Any, config: ModelConfig) -> None:
-    """Add the posterior predictive of ``y`` and the pointwise log-likelihood to ``idata``."""
-    with model, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        pm.sample_posterior_predictive(
-            idata,
-            var_names=["y"],
-            extend_inferencedata=True,
-            random_seed=config.sampler.seed,
-            progressbar=False,
-        )
-        # the data's pointwise likelihood only (LOO); lift tests are not data points of y
-        pm.compute_log_likelihood(idata, var_names=["y"], progressbar=False)
+#: Groups whose float64 draws that float32 holds exactly are stored as float32.
+_ROUNDED_GROUPS = ("posterior", "posterior_predictive", "log_likelihood")
+
+#: Deterministics dropped after sampling: no analysis reads them, and each is recomputed from
+#: the kept parameters and the frame by :mod:`mediamix.model.forward` where needed.
+RECOMPUTABLE = ("seasonality", "control_contribution")
+
+
+def _rounded(da: xr.DataArray) -> xr.DataArray:
+    """Values rounded to float32 precision, kept as float64 (so sums stay exact)."""
+    return da.astype("float32").astype("float64")
+
+
+def compact_draws(idata: Any, parameters: list[str]) -> None:
+    """Round derived draws to float32 precision and drop the recomputable ones, in place.
+
+    Deterministics, the posterior predictive and the log-likelihood are about 90% of a fit's
+    size; their Monte Carlo error is many orders of magnitude above float32's rounding (1e-7
+    relative), so they are rounded to values float32 holds exactly, which :meth:`FitResult.save`
+    then stores in half the bytes without any further loss. They stay float64 in memory, so
+    sums over thousands of draws do not accumulate float32 error, and a loaded fit is identical
+    to the fit that was saved. The sampled ``parameters`` are kept exactly: a fit is rebuilt
+    from them.
+    """
+    post = idata["posterior"].to_dataset()
+    post = post.drop_vars([v for v in RECOMPUTABLE if v in post.data_vars])
+    derived = [v for v in post.data_vars if v not in parameters and post[v].dtype == "float64"]
+    post = post.assign({v: _rounded(post[v]) for v in derived})
+    idata["posterior"] = xr.DataTree(post, name="posterior")
+    for group in _ROUNDED_GROUPS[1:]:
+        if group in idata.children:
+            ds = idata[group].to_dataset()
+            ds = ds.assign({v: _rounded(ds[v]) for v in ds.data_vars if ds[v].dtype == "float64"})
+            idata[group] = xr.DataTree(ds, name=group)
 
 
 #: ``idata.attrs`` key that records an automatic escalation of ``target_accept``, and why.
@@ -234,7 +291,9 @@ def _sample(model: pm.Model, config: ModelConfig, progress: bool) -> tuple[Any, 
         guard.check()  # nutpie returns partial, NaN-padded draws when interrupted
         idata, config = _escalate(model, idata, config, progress, guard.check)
         sampled = time.perf_counter()
-        _add_predictive(model, idata, config)
+        add_deterministics(model, idata)
+        add_predictive(model, idata, config.sampler.seed)
+        compact_draws(idata, [rv.name for rv in model.free_RVs])
     return idata, config, sampled
 
 

@@ -7,10 +7,13 @@ that pointer with a closure that numba cannot cache, so every process pays about
 compile it again.
 
 Here the callback's source is generated per model structure: it unpacks the model's data from
-one float64 buffer (whose header holds offsets and shapes, so new data of any length needs no
-new code) and calls PyTensor's compiled log-density. The source is keyed by PyTensor's own cache
-key of that function, so numba caches the callback next to PyTensor's compiled code: a model
-with the same structure, on any data, loads it in about a second.
+one float64 buffer (whose header holds offsets and shapes) and calls PyTensor's compiled
+log-density. The source is keyed by PyTensor's own cache key of that function, so numba caches
+the callback next to PyTensor's compiled code. That key includes the data's static shapes (the
+model's dims have fixed lengths), so the cache is per structure *and* shape: a refit on new
+values of the same shape (same periods, channels, controls) loads the callback in about a
+second, while a different number of periods compiles once more (as long as a cold start) and
+is cached from then on.
 
 Every private nutpie and PyTensor piece this takes comes through
 :mod:`mediamix.inference.nutpie_internals`, which raises

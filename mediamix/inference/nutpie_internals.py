@@ -280,8 +280,9 @@ def make_nutpie_functions(
     Returns
     -------
     NutpieFunctions
-        The log-density (value and gradient), the expansion to every variable, the initial
-        point function, and the shapes and names of the expanded variables.
+        The log-density (value and gradient), the expansion to the sampled variables (not
+        the deterministics), the initial point function, and the expanded variables' shapes
+        and names.
 
     Raises
     ------
@@ -298,7 +299,9 @@ def make_nutpie_functions(
             compute_grad=True,
             join_expanded=join_expanded,
             pymc_initial_point_fn=initial_point_fn,
-            var_names=None,
+            # only the sampled variables: deterministics are computed afterwards over all draws
+            # at once (mediamix.inference.predictive), which keeps this compiled function small
+            var_names=[rv.name for rv in model.free_RVs],
         )
     )
     if len(functions) != len(NutpieFunctions._fields):

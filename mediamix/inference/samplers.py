@@ -7,10 +7,10 @@ a diagonal mass matrix (see docs/benchmarks.md).
 
 nutpie gets the model from :mod:`mediamix.inference.nutpie_callback`: the log-density as a numba
 C callback that nutpie's threads call with no Python in between, cached on disk per model
-structure, so a refit on new data compiles in about a second. ``nutpie-native`` keeps nutpie's
-own compilation (about 20 s in every process). The callback needs nutpie and PyTensor internals;
-if the installed versions lack one, ``nutpie`` falls back to ``nutpie-native``'s public path with
-one :class:`SamplerFallbackWarning`.
+structure and data shape, so a refit on new data of the same shape compiles in about a second.
+``nutpie-native`` keeps nutpie's own compilation (about 20 s in every process). The callback
+needs nutpie and PyTensor internals; if the installed versions lack one, ``nutpie`` falls back
+to ``nutpie-native``'s public path with one :class:`SamplerFallbackWarning`.
 
 The posterior's root ``attrs["sampler_path"]`` records how the draws were made:
 ``"c_callback"``, ``"python_callback"`` or ``"nutpie_public_api"`` for nutpie (a fallback also

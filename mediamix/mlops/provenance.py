@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediamix.config.model import ModelConfig
 from mediamix.errors import MediamixError
-from mediamix.inference.fit import FitResult
+
+if TYPE_CHECKING:  # importing it would load PyMC before the CLI has checked the input
+    from mediamix.inference.fit import FitResult
 
 __all__ = [
     "MAX_PARAM_LENGTH",

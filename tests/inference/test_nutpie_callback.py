@@ -122,7 +122,9 @@ def test_python_callback_expands_to_named_variables(model: pm.Model) -> None:
     compiled = python_callback_model(model)
     x = np.asarray(compiled._make_initial_points(3), dtype=np.float64)
     expanded = compiled._make_expand_func(1, 2, 0)(x)
-    assert expanded["channel_contribution"].shape == (len(model.coords["date"]), 3)
+    # the sampled variables only: deterministics are computed after sampling, over all draws
+    assert {rv.name for rv in model.free_RVs} <= set(expanded)
+    assert not {d.name for d in model.deterministics} & set(expanded)
     assert expanded["adstock_alpha"].shape == (3,)
     assert np.all((expanded["adstock_alpha"] > 0) & (expanded["adstock_alpha"] < 1))
 

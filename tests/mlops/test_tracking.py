@@ -410,10 +410,9 @@ def test_cli_fit_tracks_and_prints_the_run(
     bad_args[2] = str(bad_data)
     assert main(bad_args) == 2
     err = capsys.readouterr().err
-    failed = re.search(r"MLflow run (\w+) ended FAILED", err)
-    assert failed, err
-    assert client.get_run(failed.group(1)).info.status == "FAILED"
+    # bad data is refused before MLflow (or PyMC) is touched: no run is opened for it
+    assert "adwords" in err and "MLflow run" not in err, err
     exp = client.get_experiment_by_name("cli-test")
-    statuses = {r.info.status for r in client.search_runs([exp.experiment_id])}
-    assert statuses == {"FINISHED", "FAILED"}  # nothing left RUNNING
+    statuses = [r.info.status for r in client.search_runs([exp.experiment_id])]
+    assert statuses == ["FINISHED"]  # the good fit's run; nothing left RUNNING
     assert np.isfinite(run.data.metrics["r2"])
