@@ -59,7 +59,8 @@ def test_plans_use_the_warmup_and_the_window_as_history(
     out = predict_plan(windowed, windowed.frame.drop(columns="sales"), draws=None)
     for ch in windowed.channels:
         model = post["channel_contribution"].sel(channel=ch).mean(("chain", "draw")).values
-        np.testing.assert_allclose(out[f"contribution_{ch}"], model, rtol=1e-9, atol=1e-6)
+        # stored contributions are rounded to float32 precision (see inference.fit.compact_draws)
+        np.testing.assert_allclose(out[f"contribution_{ch}"], model, rtol=1e-6)
     cold = predict_plan(windowed, windowed.frame.drop(columns="sales"), history=False)
     assert (cold["contribution_adwords"].iloc[:3] < out["contribution_adwords"].iloc[:3]).all()
     # a plan right after the window carries over the window's last weeks
