@@ -10,7 +10,12 @@ A quick smoke run of one dataset, written elsewhere::
 
     .venv/bin/python -m bench --datasets a --draws 100 --tune 100 --doc /tmp/b.md --json /tmp/b.json
 
-Recovery study, 20 seeds of datasets (a) and (b)::
+Only the geo benchmark (mediamix's geo model and Google Meridian), a quick smoke run::
+
+    .venv/bin/python -m bench --datasets geo-small --chains 2 --draws 100 --tune 100 \
+        --doc /tmp/g.md --json /tmp/g.json
+
+Recovery study, 20 seeds of datasets (a) and (b) and 10 of the 40-geo dataset::
 
     .venv/bin/python -m bench --study recovery
 
@@ -31,11 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import DATASETS, REPO_ROOT, FitSettings
+from bench.geo_bench import GEO_DATASETS, GEO_LIBRARIES
 from bench.machine import describe
 from bench.report import render_recovery, render_speed
 
-DEFAULT_DATASETS = {"speed": "a,b,c", "recovery": "a,b"}
+DEFAULT_DATASETS = {"speed": "a,b,c,geo-small,geo", "recovery": "a,b,geo"}
 DEFAULT_OUTPUT = {"speed": "docs/benchmarks", "recovery": "docs/recovery"}
+ALL_DATASETS = [*DATASETS, *GEO_DATASETS]
 
 
 def _names(text: str, allowed: list[str], what: str) -> list[str]:
@@ -56,8 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--alone", type=int, default=40, help="scale: groups also fitted alone")
     p.add_argument("--master", default="local[2]", help="scale: Spark master")
     p.add_argument("--sampler", default=None, help="scale: sampler (default the config's)")
-    p.add_argument("--datasets", help="comma-separated keys (speed: a,b,c; recovery: a,b)")
-    p.add_argument("--libraries", default="mediamix,pymc-marketing", help="speed study only")
+    p.add_argument(
+        "--datasets",
+        help="comma-separated keys (speed: a,b,c,geo-small,geo; recovery: a,b,geo)",
+    )
+    p.add_argument("--libraries", default="mediamix,pymc-marketing", help="national datasets")
+    p.add_argument("--geo-libraries", default="mediamix,meridian", help="geo datasets")
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=1000)
@@ -71,8 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--timeout", type=float, help="seconds before one fit is abandoned")
     p.add_argument("--seeds", type=int, default=20, help="recovery: number of data seeds")
+    p.add_argument("--geo-seeds", type=int, default=10, help="recovery: data seeds, geo datasets")
     p.add_argument("--first-seed", type=int, default=1, help="recovery: the first data seed")
     p.add_argument("--bench-python", default=".venv-bench/bin/python", help="PyMC-Marketing's")
+    p.add_argument("--meridian-python", default=".venv-meridian/bin/python", help="Meridian's")
+    p.add_argument("--meridian-knots", type=int, help="Meridian's knots (default: its own)")
     p.add_argument("--work-dir", default="out/bench", help="scratch space (data, caches, logs)")
     p.add_argument("--doc", help="markdown output (default docs/benchmarks.md or recovery.md)")
     p.add_argument("--json", help="raw results (default docs/benchmarks.json or recovery.json)")
@@ -93,9 +107,76 @@ def _write(
 ) -> None:
     for path in (doc, raw):
         path.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    doc.write_text(render(results, command, _shown(raw)))
+    # written to a temporary file first, so an interrupted run leaves the old report whole
+    texts = {raw: json.dumps(results, indent=2, default=float) + "\n"}
+    texts[doc] = render(results, command, _shown(raw))
+    for path, text in texts.items():
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
     print(f"wrote {_shown(doc)} and {_shown(raw)}", file=sys.stderr)
+
+
+def environments(
+    args: argparse.Namespace, national: list[str], geo: list[str]
+) -> tuple[list[str], list[str], dict[str, str | Path]]:
+    """The libraries to run and their interpreters; exits when an environment is missing."""
+    libraries = _names(args.libraries, ["mediamix", "pymc-marketing"], "libraries")
+    geo_libraries = _names(args.geo_libraries, list(GEO_LIBRARIES), "geo-libraries")
+    pythons: dict[str, str | Path] = {"mediamix": sys.executable}
+    wanted = [
+        ("pymc-marketing", "PyMC-Marketing", "bench", national, libraries),
+        ("meridian", "Meridian", "meridian", geo, geo_libraries),
+    ]
+    for library, name, flag, keys, chosen in wanted:
+        if not keys or library not in chosen:
+            continue
+        python = getattr(args, f"{flag}_python")
+        path = Path(python) if Path(python).is_absolute() else REPO_ROOT / python
+        if not path.exists():
+            raise SystemExit(
+                f"no {name} environment at {python}: run `make {flag}-env` (or `make bench`, "
+                f"which builds it), or pass --{flag}-python"
+            )
+        pythons[library] = path
+    return libraries, geo_libraries, pythons
+
+
+def speed(args: argparse.Namespace, datasets: list[str], settings: FitSettings) -> dict[str, Any]:
+    """The speed study over national and geo datasets, with the machine's description."""
+    from bench.geo_bench import geo_study
+    from bench.harness import speed_study
+
+    national = [d for d in datasets if d in DATASETS]
+    geo = [d for d in datasets if d in GEO_DATASETS]
+    libraries, geo_libraries, pythons = environments(args, national, geo)
+    labels = {"pymc-marketing": "pymc-marketing", "meridian": "google-meridian"}
+    envs = {labels.get(k, k): v for k, v in pythons.items()}
+    machine = describe(envs)
+    work = REPO_ROOT / args.work_dir / "speed"
+    results = speed_study(
+        national,
+        [lib for lib in libraries if lib in pythons],
+        settings,
+        work,
+        pythons,
+        warm=not args.no_warm,
+        prior_mode=args.priors,
+        timeout=args.timeout,
+    )
+    if geo:
+        results["geo"] = geo_study(
+            geo,
+            [lib for lib in geo_libraries if lib in pythons],
+            settings,
+            work,
+            pythons,
+            warm=not args.no_warm,
+            timeout=args.timeout,
+            meridian_knots=args.meridian_knots,
+        )
+    results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,47 +190,25 @@ def main(argv: list[str] | None = None) -> int:
         raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
         print_summary(results)
         return 0
-    datasets = _names(args.datasets or DEFAULT_DATASETS[args.study], list(DATASETS), "datasets")
+    datasets = _names(args.datasets or DEFAULT_DATASETS[args.study], ALL_DATASETS, "datasets")
     settings = FitSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
     stem = DEFAULT_OUTPUT[args.study]
     doc = REPO_ROOT / (args.doc or f"{stem}.md")
     raw = REPO_ROOT / (args.json or f"{stem}.json")
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
-    envs: dict[str, str | Path] = {"mediamix": sys.executable}
     if args.study == "speed":
-        from bench.harness import RUNNERS, speed_study
-
-        libraries = _names(args.libraries, list(RUNNERS), "libraries")
-        pythons: dict[str, str | Path] = {
-            "mediamix": sys.executable,
-            "pymc-marketing": REPO_ROOT / args.bench_python,
-        }
-        if "pymc-marketing" in libraries:
-            if not Path(pythons["pymc-marketing"]).exists():
-                raise SystemExit(
-                    f"no PyMC-Marketing environment at {args.bench_python}: run `make bench-env` "
-                    "(or `make bench`, which builds it), or pass --bench-python"
-                )
-            envs["pymc-marketing"] = pythons["pymc-marketing"]
-        machine = describe(envs)
-        results = speed_study(
-            datasets,
-            libraries,
-            settings,
-            REPO_ROOT / args.work_dir / "speed",
-            pythons,
-            warm=not args.no_warm,
-            prior_mode=args.priors,
-            timeout=args.timeout,
-        )
-        results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+        results = speed(args, datasets, settings)
         _write(results, render_speed, command, doc, raw)
-        return 0 if all(r["ok"] for r in results["runs"]) else 1
+        runs = results["runs"] + results.get("geo", {}).get("runs", [])
+        return 0 if all(r["ok"] for r in runs) else 1
     from bench.recovery import recovery_study
 
-    machine = describe(envs)
+    machine = describe({"mediamix": sys.executable})
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    results = recovery_study(datasets, seeds, settings, REPO_ROOT / args.work_dir / "recovery")
+    geo_seeds = list(range(args.first_seed, args.first_seed + args.geo_seeds))
+    results = recovery_study(
+        datasets, seeds, settings, REPO_ROOT / args.work_dir / "recovery", geo_seeds=geo_seeds
+    )
     results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
     _write(results, render_recovery, command, doc, raw)
     return 0

@@ -13,6 +13,9 @@ highest-density interval (HDI) at ``config.hdi_prob``:
 - :func:`roas_draws`, :func:`contribution_share_draws`: the posterior draws behind :func:`roas` and
   :func:`decomposition`'s shares, which :mod:`mediamix.analysis.summary` also reports.
 
+A geo model's numbers are national (summed over geos) unless the function says otherwise;
+:func:`geo_roas_draws` and :func:`geo_contribution_share_draws` are per (geo, channel).
+
 "Current" spend is the mean spend per period (per week for weekly data) over the window, the
 whole data range unless a window is given. Steady-state what-ifs (response curves, a plan
 against current spend) are in :mod:`mediamix.analysis.scenarios`.
@@ -42,6 +45,9 @@ __all__ = [
     "contributions_over_time",
     "current_spend",
     "decomposition",
+    "geo_contribution_share_draws",
+    "geo_roas",
+    "geo_roas_draws",
     "interval",
     "marginal_roas",
     "roas",
@@ -169,8 +175,10 @@ def current_spend(result: FitResult, window: Window = None) -> pd.Series:
     pandas.Series
         Indexed by channel, currency per period (per week for weekly data).
     """
-    rows = result.frame.loc[window_mask(result, window), _spend_columns(result)]
-    return rows.set_axis(result.channels, axis=1).mean().astype(np.float64).rename("spend")
+    rows = result.frame.loc[window_mask(result, window), ["date", *_spend_columns(result)]]
+    # a geo model's national spend per period is the sum over its geos' rows of that date
+    per_date = rows.groupby("date", sort=False).sum() if result.scalers.geos else rows.iloc[:, 1:]
+    return per_date.set_axis(result.channels, axis=1).mean().astype(np.float64).rename("spend")
 
 
 def _spend_columns(result: FitResult) -> list[str]:
@@ -253,18 +261,30 @@ def contributions_over_time(result: FitResult) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``date``, ``component`` (``baseline`` then the channels), ``mean``,
-        ``hdi_low``, ``hdi_high``; outcome units per period.
+        ``hdi_low``, ``hdi_high``; outcome units per period (national for a geo model).
     """
     post, prob = result.posterior, result.config.hdi_prob
-    base = summarize_draws(post["baseline"], prob, ["chain", "draw"]).reset_index()
+    base = summarize_draws(_national(post["baseline"]), prob, ["chain", "draw"]).reset_index()
     base.insert(1, "component", "baseline")
-    media = summarize_draws(post["channel_contribution"], prob, ["chain", "draw"]).reset_index()
+    draws = _national(post["channel_contribution"])
+    media = summarize_draws(draws, prob, ["chain", "draw"]).reset_index()
     media = media.rename(columns={"channel": "component"})
     out = pd.concat([base, media], ignore_index=True)
     order = {c: i for i, c in enumerate(["baseline", *result.channels])}
     out["rank"] = out["component"].map(order)
     out = out.sort_values(["date", "rank"], kind="stable")
     return out[["date", "component", "mean", "hdi_low", "hdi_high"]].reset_index(drop=True)
+
+
+def _date_mask(result: FitResult, window: Window) -> npt.NDArray[np.bool_]:
+    """:func:`window_mask` over the posterior's ``date`` dim (a geo frame has a row per geo)."""
+    mask = window_mask(result, window)
+    return mask[:: len(result.scalers.geos)] if result.scalers.geos else mask
+
+
+def _national(da: xr.DataArray) -> xr.DataArray:
+    """Summed over geos (a geo model's draws); unchanged for a national model."""
+    return da.sum("geo") if "geo" in da.dims else da
 
 
 def _stacked(da: xr.DataArray) -> xr.DataArray:
@@ -282,7 +302,12 @@ def component_totals(result: FitResult, window: Window = None) -> xr.DataArray:
         Dims ``(draw, component)`` (chains stacked), components ``baseline``, the channels,
         then the organic channels if any; outcome units summed over the window.
     """
-    mask = window_mask(result, window)
+    return _national(_component_totals(result, window))
+
+
+def _component_totals(result: FitResult, window: Window) -> xr.DataArray:
+    """:func:`component_totals`, per geo (a ``geo`` dim) for a geo model."""
+    mask = _date_mask(result, window)
     post = result.posterior
     media = _stacked(post["channel_contribution"].isel(date=mask).sum("date"))
     base = _stacked(post["baseline"].isel(date=mask).sum("date"))
@@ -318,9 +343,72 @@ def roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
     """
     mask = window_mask(result, window)
     spend = result.frame.loc[mask, _spend_columns(result)].sum().astype(np.float64).to_numpy()
-    contrib = _stacked(result.posterior["channel_contribution"].isel(date=mask).sum("date"))
+    contrib = result.posterior["channel_contribution"].isel(date=_date_mask(result, window))
+    contrib = _stacked(_national(contrib.sum("date")))
     total = xr.DataArray(spend, dims="channel", coords={"channel": result.channels})
     return contrib / total.where(total > 0)
+
+
+def geo_roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
+    """Posterior draws of each geo's ROAS per channel: its contribution / its spend.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(draw, geo, channel)``; NaN where a geo has no spend on a channel.
+
+    Raises
+    ------
+    MediamixError
+        If the fit is not a geo model.
+    """
+    geos = _require_geo(result)
+    rows = result.frame.loc[window_mask(result, window)]
+    spend = rows.groupby(result.scalers.geo_column, sort=False)[_spend_columns(result)].sum()
+    total = xr.DataArray(
+        spend.loc[geos].to_numpy(np.float64),
+        dims=("geo", "channel"),
+        coords={"geo": geos, "channel": result.channels},
+    )
+    contrib = result.posterior["channel_contribution"].isel(date=_date_mask(result, window))
+    return _stacked(contrib.sum("date")) / total.where(total > 0)
+
+
+def geo_roas(result: FitResult, window: Window = None) -> pd.DataFrame:
+    """Each geo's ROAS per channel over the window, with its HDI.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(geo, channel)``; columns ``spend`` (the geo's total), ``mean``, ``hdi_low``,
+        ``hdi_high``.
+    """
+    draws = geo_roas_draws(result, window)
+    rows = result.frame.loc[window_mask(result, window)]
+    spend = rows.groupby(result.scalers.geo_column, sort=False)[_spend_columns(result)].sum()
+    out = summarize_draws(draws, result.config.hdi_prob)
+    per_cell = spend.set_axis(result.channels, axis=1).stack()
+    out.insert(0, "spend", np.asarray(per_cell.loc[out.index], dtype=np.float64).reshape(-1))
+    return out
+
+
+def geo_contribution_share_draws(result: FitResult, window: Window = None) -> xr.DataArray:
+    """Posterior draws of each component's share of each geo's predicted outcome.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(draw, geo, component)``.
+    """
+    _require_geo(result)
+    parts = _component_totals(result, window)
+    return (parts / parts.sum("component")).transpose("draw", "geo", "component")
+
+
+def _require_geo(result: FitResult) -> list[str]:
+    if not result.scalers.geos:
+        raise MediamixError("this fit is a national model: it has no per-geo numbers")
+    return list(result.scalers.geos)
 
 
 def decomposition(result: FitResult, window: Window = None) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from mediamix.model import registry
 __all__ = [
     "AdstockConfig",
     "ChannelModelConfig",
+    "GeoModelConfig",
     "HolidaysConfig",
     "ModelConfig",
     "PriorConfig",
@@ -295,6 +296,27 @@ class HolidaysConfig(StrictModel):
         )
 
 
+class GeoModelConfig(StrictModel):
+    """A geo-level (hierarchical) model: the column naming each row's geo, and its population.
+
+    ``population`` names a column constant within each geo (> 0); without it every geo counts
+    as population 1, so per-capita values are the raw ones. ``beta_spread`` is the prior of
+    each channel's spread of log ``beta`` across geos; ``intercept_spread`` the prior of the
+    spread of the geos' intercepts (model units) around the national one.
+    """
+
+    column: str = Field(default="geo", min_length=1)
+    population: str | None = Field(default=None, min_length=1)
+    beta_spread: PriorConfig = _prior("HalfNormal", sigma=0.3)
+    intercept_spread: PriorConfig = _prior("HalfNormal", sigma=0.5)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        self.beta_spread.require("positive", "geo.beta_spread")
+        self.intercept_spread.require("positive", "geo.intercept_spread")
+        return self
+
+
 class ModelConfig(StrictModel):
     """The whole model: see ``config/model/basic_config.yaml`` and README.
 
@@ -325,6 +347,7 @@ class ModelConfig(StrictModel):
     sampler: SamplerConfig = SamplerConfig()
     tracking: TrackingConfig = TrackingConfig()
     hdi_prob: float = Field(default=0.94, gt=0, lt=1)
+    geo: GeoModelConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -369,6 +392,8 @@ class ModelConfig(StrictModel):
         for entry in self.channels.values():
             names += [c for c in (entry.exposure, entry.spend) if c is not None]
         names += [self.outcome.name, *self.events]
+        if self.geo is not None:
+            names += [self.geo.column] + ([self.geo.population] if self.geo.population else [])
         names += [self.date_column] if self.date_column != "date" else []
         repeated = sorted({n for n in names if names.count(n) > 1} | ({"date"} & set(names)))
         if repeated:

@@ -19,6 +19,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 
+from mediamix.analysis.geo_plan import predict_geo_plan
+from mediamix.analysis.geo_response import is_geo_fit
 from mediamix.analysis.predict import DEFAULT_DRAWS, PlanRangeWarning, predict_plan
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult, load_fit
@@ -37,6 +39,11 @@ class MediamixModel(PythonModel):
     before the plan gets here, and so are params other than ``draws`` and ``hdi_prob`` (MLflow
     logs a warning). Warnings about the plan (dates far outside the training window) come back
     in the ``warning`` column, empty when there are none.
+
+    A geo fit answers with :func:`~mediamix.analysis.geo_plan.predict_geo_plan`: a ``geo``
+    column, the national rows (``geo`` = ``national``) then each geo's. Its plan may have one
+    row per date and geo, or no geo column (a national plan, split at the fit's historical geo
+    shares); a geo the fit does not know is a 400 that names it and lists the known geos.
     """
 
     def __init__(self) -> None:
@@ -79,7 +86,8 @@ class MediamixModel(PythonModel):
             )
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                out = predict_plan(
+                predict = predict_geo_plan if is_geo_fit(self._result) else predict_plan
+                out = predict(
                     self._result,
                     plan,
                     draws=draws if draws > 0 else None,
