@@ -26,6 +26,11 @@
 # MAGIC The generator config (`config/generator/basic_config.yaml`) sets all of these per channel;
 # MAGIC the same seed gives the same data, bit for bit.
 # MAGIC
+# MAGIC **Geo-level data**: with the widget `generator_config` set to
+# MAGIC `config/generator/geo_config.yaml` (40 geos × 156 weeks × 5 channels) the data have one
+# MAGIC row per week and geo, with each geo's `population`; the truth is shown nationally and per
+# MAGIC geo, and gold is one long table partitioned by geo.
+# MAGIC
 # MAGIC **Where the data go** (the medallion layout):
 # MAGIC
 # MAGIC - **bronze** (`mmm_bronze_spend`, `mmm_bronze_outcome`, `mmm_bronze_controls`): the feeds
@@ -33,7 +38,7 @@
 # MAGIC - **silver** (`mmm_silver_*`, `mmm_quarantine`): typed, validated, deduplicated rows;
 # MAGIC   rejected rows are quarantined with the rule they broke;
 # MAGIC - **gold** (`mmm_gold`): one modeling-ready row per week: date, spend per channel,
-# MAGIC   controls, outcome.
+# MAGIC   controls, outcome (for geo data one row per week and geo, with `geo` and `population`).
 # MAGIC
 # MAGIC On Databricks the tables are Unity Catalog tables `<catalog>.<schema>.mmm_*` (widgets
 # MAGIC `catalog`, `schema`); run as plain Python (`python "01_MMM Data Gen.py"`), they are Delta
@@ -85,16 +90,12 @@ params = nb.params(DataGenParams)
 
 # COMMAND ----------
 
-from mediamix.data.generator import Generator
-from mediamix.databricks.display import plot_data, truth_table
+from mediamix.databricks.display import data_columns, generate_data, national_frame, plot_data
 
-synthetic = Generator.from_config_file(nb.path(params.generator_config)).generate(
-    seed=params.data_seed
-)
-channels = list(synthetic.truth.contributions.columns)
-outcome = str(synthetic.truth.meta["outcome"])
+synthetic = generate_data(nb.path(params.generator_config), seed=params.data_seed)
+channels, outcome = data_columns(synthetic)
 nb.show(synthetic.data.head(10), "synthetic data: first weeks")
-nb.show(plot_data(synthetic.data, channels, outcome), "synthetic_data")
+nb.show(plot_data(national_frame(synthetic), channels, outcome), "synthetic_data")
 
 # COMMAND ----------
 
@@ -108,7 +109,11 @@ nb.show(plot_data(synthetic.data, channels, outcome), "synthetic_data")
 
 # COMMAND ----------
 
+from mediamix.databricks.display import geo_truth_table, truth_table
+
 nb.show(truth_table(synthetic.truth), "true parameters and ROAS per channel")
+if isinstance(synthetic.truth, dict):  # geo data: each geo's population and true ROAS
+    nb.show(geo_truth_table(synthetic.truth), "true ROAS per geo and channel")
 
 # COMMAND ----------
 

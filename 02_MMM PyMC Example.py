@@ -32,6 +32,10 @@
 # MAGIC   priors on the baseline. They regularize: with little information a parameter stays near
 # MAGIC   plausible values instead of running off to extremes.
 # MAGIC
+# MAGIC **Geo-level data.** With the widget `model_config` set to `config/model/geo_config.yaml`
+# MAGIC (and notebook 01 run with the geo generator config) the same notebook fits the hierarchical
+# MAGIC geo model on the long gold table (one row per week and geo) and adds the geo views below.
+# MAGIC
 # MAGIC Parameters come from the widgets on Databricks (data, config, sampler, MLflow experiment
 # MAGIC and model name, budget) and from `MEDIAMIX_<NAME>` environment variables when the
 # MAGIC notebook runs as plain Python; empty sampler widgets use the model config's settings.
@@ -181,6 +185,22 @@ nb.show(plot_roas(result), "roas")
 # COMMAND ----------
 
 # MAGIC %md
+# MAGIC ### Geo-level results (geo fits only)
+# MAGIC
+# MAGIC With a geo model config (`config/model/geo_config.yaml`) every geo has its own channel
+# MAGIC effects, partially pooled around the national ones: ROAS per geo and channel. The numbers
+# MAGIC above stay national (the sum over geos). Nothing is shown for a national fit.
+
+# COMMAND ----------
+
+from mediamix.databricks.display import geo_views
+
+for title, view in geo_views(result):
+    nb.show(view, title)
+
+# COMMAND ----------
+
+# MAGIC %md
 # MAGIC ## 6. Response curves
 # MAGIC
 # MAGIC The expected extra outcome per week if a channel's spend were held at a given level long
@@ -190,11 +210,11 @@ nb.show(plot_roas(result), "roas")
 
 # COMMAND ----------
 
+from mediamix.analysis.geo_response import steady_state_response
 from mediamix.analysis.plots import plot_response_curves
-from mediamix.analysis.response import MediaParameters, SteadyStateResponse
 from mediamix.analysis.scenarios import response_curves
 
-response = SteadyStateResponse(MediaParameters.from_fit(result))
+response = steady_state_response(result)  # national, also for a geo fit
 curves = response_curves(result, response=response)
 nb.show(curves.current, "current spend per period and its expected response")
 nb.show(plot_response_curves(result, curves=curves), "response_curves")
@@ -209,16 +229,18 @@ nb.show(plot_response_curves(result, curves=curves), "response_curves")
 # MAGIC (default: each channel within ±30 % of its current spend, so the answer stays where the
 # MAGIC data have evidence). The **lift** is the optimized plan minus current spend, draw by draw;
 # MAGIC `p_lift_positive` is the posterior probability that the new plan does better. The
-# MAGIC frontier shows the best expected outcome for budgets around the chosen one.
+# MAGIC frontier shows the best expected outcome for budgets around the chosen one. For a geo fit
+# MAGIC the budget is national: each geo keeps its historical share of each channel's spend.
 
 # COMMAND ----------
 
 from mediamix.analysis.constraints import parse_bounds
+from mediamix.analysis.geo_response import current_spend_of
 from mediamix.analysis.optimize import budget_frontier, optimize_budget
 from mediamix.analysis.plots import plot_budget
 from mediamix.databricks.notebook import log_allocation
 
-budget = params.budget or float(analysis.current_spend(result).sum())
+budget = params.budget or float(current_spend_of(result).sum())
 bounds = parse_bounds(params.bounds_list)
 allocation = optimize_budget(result, budget, bounds=bounds, response=response)
 nb.show(allocation.table(), f"allocation of {budget:,.0f} per period")

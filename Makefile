@@ -15,6 +15,11 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_REQS := bench/requirements-pymc-marketing.txt
 BENCH_ARGS ?=
+# Google Meridian (TensorFlow Probability, CPU) for the geo benchmark, likewise in a venv of its own.
+MERIDIAN_VENV ?= .venv-meridian
+MERIDIAN_PY := $(MERIDIAN_VENV)/bin/python
+MERIDIAN_STAMP := $(MERIDIAN_VENV)/.installed
+MERIDIAN_REQS := bench/requirements-meridian.txt
 
 # The Spark backend is tested under pyspark 3.5 too (Databricks Runtime 16.4 LTS), in a venv of
 # its own built with .venv's interpreter and uv, rebuilt only when its requirements change.
@@ -23,18 +28,20 @@ SPARK35_PY := $(SPARK35_VENV)/bin/python
 SPARK35_STAMP := $(SPARK35_VENV)/.installed
 SPARK35_REQS := tests/requirements-spark35.txt
 
-.PHONY: help env test lint typecheck pytest run app bench bench-env recovery recovery-calibration scale clean bundle spark35-env spark35-test
+.PHONY: help env test lint typecheck pytest run app bench bench-env meridian-env recovery recovery-calibration scale clean bundle spark35-env spark35-test
 
 help:
 	@echo "make test   - create/update the environment, then ruff, mypy and pytest"
 	@echo "make run    - create/update the environment, then run the local pipeline"
 	@echo "make app    - the budget planner on http://127.0.0.1:8050 over the model 'make run'"
 	@echo "              registered (APP_FIT=DIR or models:/NAME/VERSION for another fit)"
-	@echo "make bench     - mediamix vs PyMC-Marketing, speed and accuracy (writes docs/benchmarks.md)"
+	@echo "make bench     - mediamix vs PyMC-Marketing, speed and accuracy, and the geo model vs"
+	@echo "                 Google Meridian on 40 geos (writes docs/benchmarks.md)"
 	@echo "make scale     - fit-many on local[2]: 40 groups, efficiency (writes docs/scale.json)"
-	@echo "make recovery  - ROAS recovery study over many seeds (writes docs/recovery.md)"
+	@echo "make recovery  - ROAS recovery study over many seeds, national and geo (docs/recovery.md)"
 	@echo "make recovery-calibration - with and without lift tests (a section of docs/recovery.md)"
 	@echo "                 both take BENCH_ARGS, e.g. BENCH_ARGS='--datasets a --draws 200 --tune 200'"
+	@echo "make meridian-env - Google Meridian's venv (.venv-meridian) for the geo benchmark"
 	@echo "make spark35-test - the Spark backend's tests under pyspark 3.5 (in .venv-spark35)"
 	@echo "make bundle    - regenerate databricks.yml from the job's Python specification"
 
@@ -85,8 +92,16 @@ $(BENCH_STAMP): $(BENCH_REQS) | $(STAMP)
 
 bench-env: $(BENCH_STAMP)
 
-bench: $(STAMP) $(BENCH_STAMP)
-	$(VPY) -m bench --study speed --bench-python $(BENCH_PY) $(BENCH_ARGS)
+$(MERIDIAN_STAMP): $(MERIDIAN_REQS) | $(STAMP)
+	rm -rf "$(MERIDIAN_VENV)"
+	"$(VENV)/bin/uv" venv -q --python "$$("$(VPY)" -c 'import sys; print(sys._base_executable)')" "$(MERIDIAN_VENV)"
+	"$(VENV)/bin/uv" pip install -q --compile-bytecode --python "$(MERIDIAN_PY)" -r $(MERIDIAN_REQS)
+	@touch $(MERIDIAN_STAMP)
+
+meridian-env: $(MERIDIAN_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP) $(MERIDIAN_STAMP)
+	$(VPY) -m bench --study speed --bench-python $(BENCH_PY) --meridian-python $(MERIDIAN_PY) $(BENCH_ARGS)
 
 recovery: $(STAMP)
 	$(VPY) -m bench --study recovery $(BENCH_ARGS)
@@ -115,4 +130,4 @@ bundle: $(STAMP)
 	$(VPY) -m mediamix.databricks.bundle
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(SPARK35_VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(MERIDIAN_VENV) $(SPARK35_VENV) .mypy_cache .pytest_cache .ruff_cache

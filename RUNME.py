@@ -18,6 +18,10 @@
 # MAGIC *Run now with different parameters*. With `start_run = yes` a run starts right away and
 # MAGIC its link is printed below.
 # MAGIC
+# MAGIC **Geo-level data** run on the same job with two parameters: `generator_config` =
+# MAGIC `config/generator/geo_config.yaml` and `model_config` = `config/model/geo_config.yaml`
+# MAGIC (locally: `python RUNME.py --local --param generator_config=... --param model_config=...`).
+# MAGIC
 # MAGIC From a laptop, the same script creates the job through the Databricks SDK's usual
 # MAGIC authentication (environment variables or a `~/.databrickscfg` profile):
 # MAGIC

@@ -11,7 +11,12 @@ A quick smoke run of one dataset, written elsewhere::
     .venv/bin/python -m bench --datasets a --draws 100 --tune 100 --repeats 1 --no-make-run \
         --doc /tmp/b.md --json /tmp/b.json
 
-Recovery study, 20 seeds of datasets (a) and (b)::
+Only the geo benchmark (mediamix's geo model and Google Meridian), a quick smoke run::
+
+    .venv/bin/python -m bench --datasets geo-small --chains 2 --draws 100 --tune 100 \
+        --doc /tmp/g.md --json /tmp/g.json
+
+Recovery study, 20 seeds of datasets (a) and (b) and 10 of the 40-geo dataset::
 
     .venv/bin/python -m bench --study recovery
 
@@ -37,16 +42,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import DATASETS, REPO_ROOT, FitSettings
+from bench.geo_bench import GEO_DATASETS, GEO_LIBRARIES
 from bench.machine import describe
 from bench.public import PUBLIC_DATASETS
 from bench.report import render_recovery, render_speed
 
-DEFAULT_DATASETS = {"speed": "a,b,c,d", "recovery": "a,b", "calibration": "b"}
+DEFAULT_DATASETS = {"speed": "a,b,c,d,geo-small,geo", "recovery": "a,b,geo", "calibration": "b"}
 DEFAULT_OUTPUT = {
     "speed": "docs/benchmarks",
     "recovery": "docs/recovery",
     "calibration": "docs/recovery_calibration",
 }
+ALL_DATASETS = [*DATASETS, *GEO_DATASETS]
 
 
 def _names(text: str, allowed: list[str], what: str) -> list[str]:
@@ -69,8 +76,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--alone", type=int, default=40, help="scale: groups also fitted alone")
     p.add_argument("--master", default="local[2]", help="scale: Spark master")
     p.add_argument("--sampler", default=None, help="scale: sampler (default the config's)")
-    p.add_argument("--datasets", help="comma-separated keys (speed: a,b,c,d; recovery: a,b)")
-    p.add_argument("--libraries", default="mediamix,pymc-marketing", help="speed study only")
+    p.add_argument(
+        "--datasets",
+        help="comma-separated keys (speed: a,b,c,d,geo-small,geo; recovery: a,b,geo)",
+    )
+    p.add_argument("--libraries", default="mediamix,pymc-marketing", help="national datasets")
+    p.add_argument("--geo-libraries", default="mediamix,meridian", help="geo datasets")
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=1000)
@@ -91,8 +102,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--timeout", type=float, help="seconds before one fit is abandoned")
     p.add_argument("--seeds", type=int, default=20, help="recovery: number of data seeds")
+    p.add_argument("--geo-seeds", type=int, default=10, help="recovery: data seeds, geo datasets")
     p.add_argument("--first-seed", type=int, default=1, help="recovery: the first data seed")
     p.add_argument("--bench-python", default=".venv-bench/bin/python", help="PyMC-Marketing's")
+    p.add_argument("--meridian-python", default=".venv-meridian/bin/python", help="Meridian's")
+    p.add_argument("--meridian-knots", type=int, help="Meridian's knots (default: its own)")
     p.add_argument("--work-dir", default="out/bench", help="scratch space (data, caches, logs)")
     p.add_argument("--doc", help="markdown output (default docs/benchmarks.md or recovery.md)")
     p.add_argument("--json", help="raw results (default docs/benchmarks.json or recovery.json)")
@@ -113,8 +127,13 @@ def _write(
 ) -> None:
     for path in (doc, raw):
         path.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    doc.write_text(render(results, command, _shown(raw)))
+    # written to a temporary file first, so an interrupted run leaves the old report whole
+    texts = {raw: json.dumps(results, indent=2, default=float) + "\n"}
+    texts[doc] = render(results, command, _shown(raw))
+    for path, text in texts.items():
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
     print(f"wrote {_shown(doc)} and {_shown(raw)}", file=sys.stderr)
 
 
@@ -141,6 +160,74 @@ def _calibration(
     return 0 if results["fits"] else 1
 
 
+def environments(
+    args: argparse.Namespace, national: list[str], geo: list[str]
+) -> tuple[list[str], list[str], dict[str, str | Path]]:
+    """The libraries to run and their interpreters; exits when an environment is missing."""
+    libraries = _names(args.libraries, ["mediamix", "pymc-marketing"], "libraries")
+    geo_libraries = _names(args.geo_libraries, list(GEO_LIBRARIES), "geo-libraries")
+    pythons: dict[str, str | Path] = {"mediamix": sys.executable}
+    wanted = [
+        ("pymc-marketing", "PyMC-Marketing", "bench", national, libraries),
+        ("meridian", "Meridian", "meridian", geo, geo_libraries),
+    ]
+    for library, name, flag, keys, chosen in wanted:
+        if not keys or library not in chosen:
+            continue
+        python = getattr(args, f"{flag}_python")
+        path = Path(python) if Path(python).is_absolute() else REPO_ROOT / python
+        if not path.exists():
+            raise SystemExit(
+                f"no {name} environment at {python}: run `make {flag}-env` (or `make bench`, "
+                f"which builds it), or pass --{flag}-python"
+            )
+        pythons[library] = path
+    return libraries, geo_libraries, pythons
+
+
+def speed(args: argparse.Namespace, datasets: list[str], settings: FitSettings) -> dict[str, Any]:
+    """The speed study over national and geo datasets, with the machine's description."""
+    from bench.geo_bench import geo_study
+    from bench.harness import speed_study
+
+    national = [d for d in datasets if d in DATASETS or d in PUBLIC_DATASETS]
+    geo = [d for d in datasets if d in GEO_DATASETS]
+    libraries, geo_libraries, pythons = environments(args, national, geo)
+    labels = {"pymc-marketing": "pymc-marketing", "meridian": "google-meridian"}
+    envs = {labels.get(k, k): v for k, v in pythons.items()}
+    machine = describe(envs)
+    work = REPO_ROOT / args.work_dir / "speed"
+    results = speed_study(
+        national,
+        [lib for lib in libraries if lib in pythons],
+        settings,
+        work,
+        pythons,
+        warm=not args.no_warm,
+        prior_mode=args.priors,
+        timeout=args.timeout,
+        repeats=args.repeats,
+        cli=not args.no_cli,
+    )
+    if not args.no_make_run and "mediamix" in libraries:
+        from bench.harness import make_run_study
+
+        results["make_run"] = make_run_study(work / "make-run", args.repeats, args.timeout)
+    if geo:
+        results["geo"] = geo_study(
+            geo,
+            [lib for lib in geo_libraries if lib in pythons],
+            settings,
+            work,
+            pythons,
+            warm=not args.no_warm,
+            timeout=args.timeout,
+            meridian_knots=args.meridian_knots,
+        )
+    results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen study and write its report."""
     args = parse_args(argv)
@@ -152,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
         print_summary(results)
         return 0
-    known = list(DATASETS) + (list(PUBLIC_DATASETS) if args.study == "speed" else [])
+    known = ALL_DATASETS + (list(PUBLIC_DATASETS) if args.study == "speed" else [])
     datasets = _names(args.datasets or DEFAULT_DATASETS[args.study], known, "datasets")
     if args.repeats < 1:
         raise SystemExit("--repeats: at least 1")
@@ -161,50 +248,21 @@ def main(argv: list[str] | None = None) -> int:
     doc = REPO_ROOT / (args.doc or f"{stem}.md")
     raw = REPO_ROOT / (args.json or f"{stem}.json")
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
-    envs: dict[str, str | Path] = {"mediamix": sys.executable}
     if args.study == "speed":
-        from bench.harness import RUNNERS, speed_study
-
-        libraries = _names(args.libraries, list(RUNNERS), "libraries")
-        pythons: dict[str, str | Path] = {
-            "mediamix": sys.executable,
-            "pymc-marketing": REPO_ROOT / args.bench_python,
-        }
-        if "pymc-marketing" in libraries:
-            if not Path(pythons["pymc-marketing"]).exists():
-                raise SystemExit(
-                    f"no PyMC-Marketing environment at {args.bench_python}: run `make bench-env` "
-                    "(or `make bench`, which builds it), or pass --bench-python"
-                )
-            envs["pymc-marketing"] = pythons["pymc-marketing"]
-        machine = describe(envs)
-        results = speed_study(
-            datasets,
-            libraries,
-            settings,
-            REPO_ROOT / args.work_dir / "speed",
-            pythons,
-            warm=not args.no_warm,
-            prior_mode=args.priors,
-            timeout=args.timeout,
-            repeats=args.repeats,
-            cli=not args.no_cli,
-        )
-        if not args.no_make_run and "mediamix" in libraries:
-            from bench.harness import make_run_study
-
-            work = REPO_ROOT / args.work_dir / "speed" / "make-run"
-            results["make_run"] = make_run_study(work, args.repeats, args.timeout)
-        results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+        results = speed(args, datasets, settings)
         _write(results, render_speed, command, doc, raw)
-        return 0 if all(r["ok"] for r in results["runs"]) else 1
+        runs = results["runs"] + results.get("geo", {}).get("runs", [])
+        return 0 if all(r["ok"] for r in runs) else 1
     if args.study == "calibration":
         return _calibration(args, datasets[0], settings, command, raw)
     from bench.recovery import recovery_study
 
-    machine = describe(envs)
+    machine = describe({"mediamix": sys.executable})
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    results = recovery_study(datasets, seeds, settings, REPO_ROOT / args.work_dir / "recovery")
+    geo_seeds = list(range(args.first_seed, args.first_seed + args.geo_seeds))
+    results = recovery_study(
+        datasets, seeds, settings, REPO_ROOT / args.work_dir / "recovery", geo_seeds=geo_seeds
+    )
     results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
     _write(results, render_recovery, command, doc, raw)
     return 0

@@ -24,6 +24,8 @@ from bench.public import PUBLIC_DATASETS, write_public_inputs
 
 #: Library -> the runner module that fits with it.
 RUNNERS = {"mediamix": "bench.run_mediamix", "pymc-marketing": "bench.run_pymc_marketing"}
+#: Runners of the geo benchmark only (see :mod:`bench.geo_bench`).
+GEO_ONLY_RUNNERS = {"meridian": "bench.run_meridian"}
 PHASES = ("cold", "warm")
 
 
@@ -52,7 +54,7 @@ def run_fit(
     python : str or Path
         The interpreter of the library's environment.
     library : str
-        A key of :data:`RUNNERS`.
+        A key of :data:`RUNNERS` or :data:`GEO_ONLY_RUNNERS`.
     spec_path : Path
         The runner's JSON spec.
     out_dir : Path
@@ -72,7 +74,8 @@ def run_fit(
     out_dir.mkdir(parents=True, exist_ok=True)
     out, log = out_dir / "result.json", out_dir / "run.log"
     out.unlink(missing_ok=True)
-    cmd = [str(python), "-m", RUNNERS[library], str(spec_path), str(out)]
+    module = {**RUNNERS, **GEO_ONLY_RUNNERS}[library]
+    cmd = [str(python), "-m", module, str(spec_path), str(out)]
     start = time.time()
     try:
         with log.open("w") as fh:

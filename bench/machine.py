@@ -12,6 +12,8 @@ from typing import Any
 
 #: Versions reported for every environment, after the environment's own library.
 COMMON = ["pymc", "pytensor", "nutpie", "numba", "numpy", "arviz"]
+#: Further versions reported for one environment (by its label).
+EXTRA = {"google-meridian": ["tensorflow", "tfp-nightly", "jax"]}
 
 
 def _first_match(path: str, key: str) -> str | None:
@@ -74,6 +76,7 @@ def describe(envs: dict[str, str | Path]) -> dict[str, Any]:
         "memory_gib": memory_gib(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "versions": {
-            label: env_versions(python, [label, *COMMON]) for label, python in envs.items()
+            label: env_versions(python, [label, *COMMON, *EXTRA.get(label, [])])
+            for label, python in envs.items()
         },
     }

@@ -1,8 +1,9 @@
-"""Fit metrics shared by both runners: convergence, ROAS against the truth, peak memory.
+"""Fit metrics shared by the runners: convergence, ROAS against the truth, peak memory.
 
-Imported by the mediamix runner (``.venv``) and the PyMC-Marketing runner (``.venv-bench``), so
-it depends only on numpy, xarray and ArviZ, which both environments have, and both libraries'
-fits are scored by the same code.
+Imported by the mediamix runner (``.venv``), the PyMC-Marketing runner (``.venv-bench``) and the
+Meridian runner (``.venv-meridian``, ArviZ 0.x), so it depends only on numpy, xarray and the
+parts of ArviZ that both ArviZ generations share, and every library's fit is scored by the same
+code.
 """
 
 from __future__ import annotations
@@ -79,6 +80,43 @@ def convergence(
     }
 
 
+def hdi(draws: np.ndarray, prob: float) -> tuple[float, float]:
+    """The narrowest interval holding ``prob`` of the draws (ArviZ's HDI for one mode).
+
+    Written out here so that environments with different ArviZ versions (1.x in ``.venv``,
+    0.x where Meridian runs) score their fits with the same code.
+    """
+    x = np.sort(np.asarray(draws, dtype=float).reshape(-1))
+    n = x.size
+    inside = int(np.floor(prob * n))
+    if inside >= n:
+        return float(x[0]), float(x[-1])
+    widths = x[inside:] - x[: n - inside]
+    k = int(np.argmin(widths))
+    return float(x[k]), float(x[k + inside])
+
+
+def score_draws(draws: np.ndarray, true: float | None, hdi_prob: float) -> dict[str, Any]:
+    """Mean, HDI, relative error and coverage of one quantity's draws against its true value.
+
+    Returns
+    -------
+    dict
+        ``{"true", "mean", "hdi_low", "hdi_high", "rel_error", "covered"}``, ``rel_error``
+        being ``|mean - true| / true``; without a true value (public data) both are None.
+    """
+    low, high = hdi(draws, hdi_prob)
+    mean = float(np.mean(draws))
+    return {
+        "true": true,
+        "mean": mean,
+        "hdi_low": low,
+        "hdi_high": high,
+        "rel_error": None if true is None else abs(mean - true) / true,
+        "covered": None if true is None else bool(low <= true <= high),
+    }
+
+
 def roas_vs_truth(
     contribution_totals: xr.DataArray,
     spend_totals: Mapping[str, float],
@@ -110,18 +148,8 @@ def roas_vs_truth(
     channels: dict[str, dict[str, Any]] = {}
     for ch in contribution_totals["channel"].values.tolist():
         draws = contribution_totals.sel(channel=ch) / spend_totals[ch]
-        hdi = az.hdi(draws, prob=hdi_prob)
-        low, high = float(hdi.sel(ci_bound="lower")), float(hdi.sel(ci_bound="upper"))
-        mean = float(draws.mean())
         true = float(true_roas[ch]) if ch in true_roas else None
-        channels[ch] = {
-            "true": true,
-            "mean": mean,
-            "hdi_low": low,
-            "hdi_high": high,
-            "rel_error": None if true is None else abs(mean - true) / true,
-            "covered": None if true is None else bool(low <= true <= high),
-        }
+        channels[ch] = score_draws(np.asarray(draws), true, hdi_prob)
     errors = [c["rel_error"] for c in channels.values() if c["rel_error"] is not None]
     covered = [c["covered"] for c in channels.values() if c["covered"] is not None]
     return {
@@ -132,6 +160,85 @@ def roas_vs_truth(
         "rel_error_max": float(np.max(errors)) if errors else None,
         "coverage": float(np.mean(covered)) if covered else None,
     }
+
+
+def geo_roas_vs_truth(
+    roas_draws: np.ndarray,
+    geos: list[str],
+    channels: list[str],
+    true_geo_roas: Mapping[str, Mapping[str, float]],
+    hdi_prob: float,
+) -> dict[str, Any]:
+    """Posterior ROAS per geo and channel against the true ROAS.
+
+    Parameters
+    ----------
+    roas_draws : numpy.ndarray
+        ROAS draws, shape ``(samples, geo, channel)`` (chains and draws flattened).
+    geos, channels : list of str
+        The labels of the geo and channel axes.
+    true_geo_roas : mapping
+        ``{geo: {channel: true ROAS}}``.
+    hdi_prob : float
+        Probability mass of the highest-density interval.
+
+    Returns
+    -------
+    dict
+        ``hdi_prob``, ``coverage`` (share of (geo, channel) pairs inside their HDI),
+        ``rel_error_mean``, ``rel_error_median``, per channel ``coverage`` and
+        ``rel_error_median``, and ``geos``: ``{geo: {channel: score}}`` (see
+        :func:`score_draws`).
+    """
+    scores = {
+        g: {
+            ch: score_draws(roas_draws[:, i, j], float(true_geo_roas[g][ch]), hdi_prob)
+            for j, ch in enumerate(channels)
+        }
+        for i, g in enumerate(geos)
+    }
+    rows = [c for per_geo in scores.values() for c in per_geo.values()]
+    per_channel = {
+        ch: {
+            "coverage": float(np.mean([scores[g][ch]["covered"] for g in geos])),
+            "rel_error_median": float(np.median([scores[g][ch]["rel_error"] for g in geos])),
+        }
+        for ch in channels
+    }
+    return {
+        "hdi_prob": hdi_prob,
+        "coverage": float(np.mean([r["covered"] for r in rows])),
+        "rel_error_mean": float(np.mean([r["rel_error"] for r in rows])),
+        "rel_error_median": float(np.median([r["rel_error"] for r in rows])),
+        "channels": per_channel,
+        "geos": scores,
+    }
+
+
+def array_sizes(groups: Mapping[str, xr.Dataset]) -> list[dict[str, Any]]:
+    """Size and dims of every array of a fit's result groups (posterior, predictive, ...).
+
+    Returns
+    -------
+    list of dict
+        ``{"group", "name", "dims", "nbytes", "per_draw"}`` per array; ``dims`` leaves out
+        ``chain`` and ``draw``, and ``per_draw`` says whether the array had them.
+    """
+    out = []
+    for group, ds in groups.items():
+        for name, arr in ds.data_vars.items():
+            dims = [str(d) for d in arr.dims if d not in ("chain", "draw")]
+            per_draw = "chain" in arr.dims and "draw" in arr.dims
+            out.append(
+                {
+                    "group": group,
+                    "name": str(name),
+                    "dims": dims,
+                    "nbytes": int(arr.nbytes),
+                    "per_draw": per_draw,
+                }
+            )
+    return out
 
 
 def sampler_settings(sample_stats: xr.Dataset) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """The recovery study: does mediamix's ROAS interval cover the truth, and how far off is it?
 
 The same dataset is drawn with many seeds (new spend, controls and noise each time, the same true
-response parameters) and fitted with mediamix. For every fit and channel it records whether the
-true ROAS lies inside the HDI at the fit's ``hdi_prob`` and the relative error of the posterior
-mean, ``|mean - true| / true``. Each fit runs in its own process (the speed study's mediamix
-runner, with the usual compile cache), one after another, so one crashed fit costs only itself.
+response parameters) and fitted with mediamix. A geo dataset (:mod:`bench.geo_bench`) is fitted
+with the geo model, and each fit is scored nationally and per geo (each geo's ROAS against its
+true ROAS: coverage of the geo HDIs against their nominal probability). For every fit and
+channel it records whether the true ROAS lies inside the HDI at the fit's ``hdi_prob`` and the
+relative error of the posterior mean, ``|mean - true| / true``. Each fit runs in its own
+process (the speed study's mediamix runner, with the usual compile cache), one after another,
+so one crashed fit costs only itself.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from bench.datasets import DATASETS, FitSettings, write_inputs
+from bench.geo_bench import GEO_DATASETS, write_geo_inputs
 from bench.harness import run_fit
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -33,9 +37,13 @@ def fit_one(key: str, seed: int, settings: FitSettings, work_dir: Path) -> dict[
         The runner's record (see :func:`bench.harness.run_fit`) with ``dataset`` and ``seed``;
         ``ok: False`` and ``error`` when the fit failed.
     """
-    ds = DATASETS[key]
     fit_dir = work_dir / f"{key}-seed{seed}"
-    spec = write_inputs(ds, ds.generate(seed), settings, fit_dir)
+    if key in GEO_DATASETS:
+        geo = GEO_DATASETS[key]
+        spec = write_geo_inputs(geo, geo.generate(seed), settings, fit_dir)
+    else:
+        ds = DATASETS[key]
+        spec = write_inputs(ds, ds.generate(seed), settings, fit_dir)
     spec_path = fit_dir / "spec.json"
     spec_path.write_text(json.dumps(spec, indent=2) + "\n")
     rec = run_fit(sys.executable, "mediamix", spec_path, fit_dir, dict(os.environ))
@@ -82,6 +90,43 @@ def summarize(fits: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "fit_s_mean": float(np.mean([f["fit_s"] for f in fits])),
         "channels": per_channel,
+        **({"geo": summarize_geo(fits)} if all("geo_roas" in f for f in fits) else {}),
+    }
+
+
+def summarize_geo(fits: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-geo HDI coverage and ROAS error over the fits of a geo dataset.
+
+    Returns
+    -------
+    dict
+        ``hdi_prob``, ``n_geos``, ``coverage`` (share of (fit, geo, channel) triples whose true
+        geo ROAS lies inside its HDI), ``coverage_min_fit`` / ``coverage_max_fit`` (the range of
+        the per-fit coverage), ``rel_error_median`` and per channel ``coverage`` and
+        ``rel_error_median`` over all fits and geos.
+    """
+    rows = [
+        (ch, score)
+        for f in fits
+        for per_geo in f["geo_roas"]["geos"].values()
+        for ch, score in per_geo.items()
+    ]
+    per_fit = [f["geo_roas"]["coverage"] for f in fits]
+    channels = list(dict.fromkeys(ch for ch, _ in rows))
+    return {
+        "hdi_prob": fits[0]["geo_roas"]["hdi_prob"],
+        "n_geos": len(fits[0]["geo_roas"]["geos"]),
+        "coverage": float(np.mean([s["covered"] for _, s in rows])),
+        "coverage_min_fit": float(min(per_fit)),
+        "coverage_max_fit": float(max(per_fit)),
+        "rel_error_median": float(np.median([s["rel_error"] for _, s in rows])),
+        "channels": {
+            ch: {
+                "coverage": float(np.mean([s["covered"] for c, s in rows if c == ch])),
+                "rel_error_median": float(np.median([s["rel_error"] for c, s in rows if c == ch])),
+            }
+            for ch in channels
+        },
     }
 
 
@@ -98,7 +143,12 @@ def _one_line(rec: dict[str, Any]) -> str:
 
 
 def recovery_study(
-    datasets: list[str], seeds: list[int], settings: FitSettings, work_dir: Path
+    datasets: list[str],
+    seeds: list[int],
+    settings: FitSettings,
+    work_dir: Path,
+    *,
+    geo_seeds: list[int] | None = None,
 ) -> dict[str, Any]:
     """Fit each dataset once per seed and summarise coverage and error.
 
@@ -112,24 +162,35 @@ def recovery_study(
         Chains, draws, tuning and model structure.
     work_dir : Path
         Scratch space: data, specs, logs and per-fit results.
+    geo_seeds : list of int, optional
+        Data seeds of the geo datasets (default ``seeds``): a geo fit takes much longer.
 
     Returns
     -------
     dict
-        ``settings``, ``seeds``, ``fits`` (one record per fit; ``ok: False`` and ``error`` for
-        one that failed) and ``summary`` per dataset (over its successful fits).
+        ``settings``, ``seeds``, ``geo_seeds``, ``fits`` (one record per fit; ``ok: False`` and
+        ``error`` for one that failed) and ``summary`` per dataset (over its successful fits).
     """
     fits: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
+    geo_seeds = seeds if geo_seeds is None else geo_seeds
     for key in datasets:
         mine = []
-        for seed in seeds:
+        title = GEO_DATASETS[key].title if key in GEO_DATASETS else DATASETS[key].title
+        key_seeds = geo_seeds if key in GEO_DATASETS else seeds
+        for seed in key_seeds:
             rec = fit_one(key, seed, settings, work_dir)
             print(_one_line(rec), file=sys.stderr, flush=True)
             fits.append(rec)
             if rec["ok"]:
                 mine.append(rec)
         if mine:
-            failed = len(seeds) - len(mine)
-            summary[key] = {"title": DATASETS[key].title, "n_failed": failed, **summarize(mine)}
-    return {"settings": asdict(settings), "seeds": seeds, "fits": fits, "summary": summary}
+            failed = len(key_seeds) - len(mine)
+            summary[key] = {"title": title, "n_failed": failed, **summarize(mine)}
+    return {
+        "settings": asdict(settings),
+        "seeds": seeds,
+        "geo_seeds": geo_seeds,
+        "fits": fits,
+        "summary": summary,
+    }

@@ -48,6 +48,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     groups = args.groups or generator.config.groups
     if groups:
         return _generate_groups(args, generator, groups)
+    if getattr(generator.config, "geos", None) is not None:
+        return _generate_geos(args, generator)
     result = generator.generate(seed=args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +67,33 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
         report = ingest_synthetic(
             result, catalog=args.catalog, schema=args.schema, lakehouse=args.lakehouse
+        )
+        print(report.format())
+    return 0
+
+
+def _generate_geos(args: argparse.Namespace, generator: Any) -> int:
+    """``mediamix generate`` for a config with ``geos:``: the long CSV, its truth, ingestion."""
+    from mediamix.data.geo_generator import generate_geos
+
+    data = generate_geos(generator, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    data.data.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+    tmp.replace(out)
+    geos = len(data.truth["geos"])
+    print(f"wrote {len(data.data)} rows ({geos} geos) x {data.data.shape[1]} columns to {out}")
+    if args.truth:
+        data.write_json(args.truth)
+        print(f"wrote ground truth to {args.truth}")
+    for name, channel in data.truth["channels"].items():
+        print(f"  true ROAS {name:<12} {channel['roas']:8.3f}  (national)")
+    if args.ingest:
+        from mediamix.lakehouse.medallion import ingest_synthetic
+
+        report = ingest_synthetic(
+            data, catalog=args.catalog, schema=args.schema, lakehouse=args.lakehouse
         )
         print(report.format())
     return 0
@@ -180,6 +209,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         objective=args.objective,
         risk_aversion=args.risk_aversion,
         window=window,
+        by_geo=args.by_geo,
     )
     table = allocation.table()
     print(f"{'channel':<16} {'current':>14} {'allocation':>14} {'min':>14} {'max':>14}")
@@ -233,6 +263,12 @@ def _add_optimize_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     opt.add_argument(
         "--window", default=None, help="START:END dates that define current spend (default: all)"
+    )
+    opt.add_argument(
+        "--by-geo",
+        action="store_true",
+        help="geo fits: allocate per GEO/CHANNEL (bounds may name north/tv, or tv for every "
+        "geo) instead of per channel at each channel's historical geo split",
     )
     opt.add_argument("--out", default=None, help="allocation.json to write")
     opt.set_defaults(handler=_cmd_optimize)

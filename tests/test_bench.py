@@ -5,6 +5,7 @@ Nothing here fits a model or needs the PyMC-Marketing environment.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # `bench` is a top-level folder, not an installed package
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench.__main__ import main as bench_main  # noqa: E402
 from bench.datasets import DATASETS, FitSettings, write_inputs  # noqa: E402
+from bench.geo_bench import (  # noqa: E402
+    GEO_DATASETS,
+    TARGET_SHAPE,
+    memory_projection,
+    write_geo_inputs,
+)
+from bench.geo_data import generate_geo  # noqa: E402
 from bench.harness import cache_env  # noqa: E402
-from bench.metrics import convergence, roas_vs_truth  # noqa: E402
-from bench.recovery import summarize  # noqa: E402
+from bench.metrics import convergence, geo_roas_vs_truth, hdi, roas_vs_truth  # noqa: E402
+from bench.recovery import summarize, summarize_geo  # noqa: E402
 from bench.report import render_recovery, render_speed  # noqa: E402
+from mediamix.config.base import ConfigError  # noqa: E402
 from mediamix.config.model import load_model_config  # noqa: E402
 
 
@@ -284,3 +294,288 @@ def test_targets_and_phases_use_medians() -> None:
     # the median warm run (5 s end to end, fit call 0 s): sampling 2.5 s of sample_seconds 3.0
     assert "| compiling (sampler set-up) | 0.5 s | 0.5 s |" in phases
     assert "| **end to end (fit script)** | 20.0 s | 5.0 s |" in phases
+
+
+# --- geo benchmark: data, spec, scoring, memory arithmetic, reports (no Meridian needed) ---
+
+
+def test_geo_datasets_have_their_stated_shape() -> None:
+    for key, ds in GEO_DATASETS.items():
+        data = ds.generate()
+        frame = data.data
+        n_weeks = frame["date"].nunique()
+        assert (len(data.geos), n_weeks, len(ds.config().media)) == (
+            ds.geos,
+            ds.weeks,
+            ds.channels,
+        ), key
+        assert len(frame) == ds.geos * ds.weeks
+        # sorted by date, then geo; every geo on every date
+        keys = list(zip(frame["date"], frame[data.geo_column], strict=True))
+        assert keys == sorted(keys, key=lambda k: (k[0], data.geos.index(k[1])))
+        pop = frame.groupby(data.geo_column)[data.population_column].agg(["min", "max"])
+        assert (pop["min"] == pop["max"]).all() and (pop["min"] > 0).all()
+        assert pop["max"].max() / pop["min"].min() >= 50
+
+
+def test_geo_truth_national_roas_is_the_spend_weighted_geo_roas() -> None:
+    data = GEO_DATASETS["geo-small"].generate(seed=3)
+    frame, geo_roas = data.data, data.true_geo_roas()
+    spend = frame.groupby(data.geo_column)[list(data.true_roas())].sum()
+    for ch, national in data.true_roas().items():
+        contribution = sum(geo_roas[g][ch] * spend.loc[g, ch] for g in data.geos)
+        assert national == pytest.approx(contribution / spend[ch].sum(), rel=1e-9)
+    # another seed draws other spend and noise
+    assert GEO_DATASETS["geo-small"].generate(seed=4).true_roas() != data.true_roas()
+
+
+def test_a_geo_dataset_needs_a_geos_section(tmp_path: Path) -> None:
+    national = tmp_path / "national.yaml"
+    national.write_text(DATASETS["c"].config_path.read_text())
+    with pytest.raises(ConfigError, match="needs a `geos:` section"):
+        generate_geo(national)
+
+
+def test_write_geo_inputs(tmp_path: Path) -> None:
+    ds = GEO_DATASETS["geo-small"]
+    data = ds.generate()
+    settings = FitSettings(chains=2, draws=50, tune=100, seed=3)
+    spec = write_geo_inputs(ds, data, settings, tmp_path, meridian_knots=8)
+    config = load_model_config(spec["model_config"])
+    assert config.geo is not None
+    assert (config.geo.column, config.geo.population) == (data.geo_column, data.population_column)
+    assert config.channel_names == spec["channels"] == ["tv", "search", "social"]
+    assert config.hdi_prob == spec["hdi_prob"] == 0.94  # both libraries' HDIs alike
+    assert (spec["geo_column"], spec["population_column"]) == (data.geo_column, "population")
+    assert (spec["n_geos"], spec["n_periods"]) == (8, 104)
+    assert spec["true_roas"] == data.true_roas()
+    assert set(spec["true_geo_roas"]) == set(data.geos)
+    # Meridian: the same chains, warm-up split 80/20 into adaptation and burn-in, same draws
+    assert spec["meridian"] == {
+        "knots": 8,
+        "n_chains": 2,
+        "n_adapt": 80,
+        "n_burnin": 20,
+        "n_keep": 50,
+    }
+    written = pd.read_csv(spec["csv"])
+    assert len(written) == len(data.data)
+    assert json.loads(json.dumps(spec)) == spec  # the runners read it as JSON
+
+
+def test_hdi_matches_arviz(rng: np.random.Generator) -> None:
+    import arviz as az
+
+    draws = rng.gamma(2.0, 1.0, size=4000)
+    low, high = hdi(draws, 0.94)
+    expected = az.hdi(xr.DataArray(draws.reshape(4, 1000), dims=("chain", "draw")), prob=0.94)
+    assert low == pytest.approx(float(expected.sel(ci_bound="lower")))
+    assert high == pytest.approx(float(expected.sel(ci_bound="upper")))
+    # the narrowest interval holding 94 % of the draws
+    inside = np.mean((draws >= low) & (draws <= high))
+    assert 0.94 <= inside <= 0.941
+
+
+def test_geo_roas_vs_truth(rng: np.random.Generator) -> None:
+    # geo a: draws around the truth; geo b: channel y far off
+    draws = np.stack(
+        [rng.normal([2.0, 1.0], 0.05, size=(1000, 2)), rng.normal([2.0, 3.0], 0.05, (1000, 2))],
+        axis=1,
+    )
+    truth = {"a": {"x": 2.0, "y": 1.0}, "b": {"x": 2.0, "y": 1.0}}
+    out = geo_roas_vs_truth(draws, ["a", "b"], ["x", "y"], truth, 0.94)
+    assert out["coverage"] == 0.75
+    assert out["channels"]["x"]["coverage"] == 1.0
+    assert out["channels"]["y"]["coverage"] == 0.5
+    assert out["geos"]["b"]["y"]["rel_error"] == pytest.approx(2.0, abs=0.01)
+    assert not out["geos"]["b"]["y"]["covered"]
+
+
+def _memory_run(dataset: str, peak: float, arrays: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "dataset": dataset,
+        "library": "mediamix",
+        "cache": "cold",
+        "peak_rss_mib": peak,
+        "draws_total": 2000,
+        "arrays": arrays,
+    }
+
+
+def test_memory_projection_scales_arrays_along_their_dims() -> None:
+    mib = 2**20
+    arrays = [
+        {"dims": ["date", "geo", "channel"], "nbytes": 100 * mib, "per_draw": True},
+        {"dims": ["channel"], "nbytes": mib, "per_draw": True},
+        {"dims": ["geo"], "nbytes": mib, "per_draw": False},  # data, not draws
+    ]
+    datasets = {"g": {"n_geos": 40, "n_periods": 156, "channels": list("abcde")}}
+    [p] = memory_projection([_memory_run("g", 1000.0, arrays)], datasets, TARGET_SHAPE)
+    assert p["arrays_mib"] == pytest.approx(102)
+    # draws 2000 -> 4000 (x 2); (date, geo, channel) x 1 x 5 x 2; (channel) x 2; (geo) x 5
+    assert p["arrays_target_mib"] == pytest.approx(100 * 20 + 4 + 5)
+    # one size measured: the rest is carried over
+    assert p["rest_target_mib"] == pytest.approx(1000 - 102)
+    assert p["projected_peak_mib"] == pytest.approx(898 + 2009)
+    assert p["rest_model"] == "carried over from the measured size"
+    failed = {**_memory_run("g", 1000.0, arrays), "ok": False}
+    assert memory_projection([failed], datasets, TARGET_SHAPE) == []
+
+
+def test_memory_projection_fits_the_rest_through_two_sizes() -> None:
+    datasets = {
+        "small": {"n_geos": 10, "n_periods": 100, "channels": ["a"]},  # 1,000 cells
+        "big": {"n_geos": 20, "n_periods": 100, "channels": ["a"]},  # 2,000 cells
+    }
+    runs = [_memory_run("small", 600.0, []), _memory_run("big", 700.0, [])]
+    [p] = memory_projection(runs, datasets, TARGET_SHAPE)
+    assert p["dataset"] == "big"
+    # rest = 500 + 0.1 MiB per cell; the target has 200 x 156 x 10 = 312,000 cells
+    assert p["rest_target_mib"] == pytest.approx(500 + 0.1 * 312_000)
+    assert p["rest_model"].startswith("linear")
+
+
+def test_missing_meridian_environment_is_a_clear_error(tmp_path: Path) -> None:
+    argv = [
+        "--datasets",
+        "geo-small",
+        "--meridian-python",
+        str(tmp_path / "no" / "python"),
+        "--doc",
+        str(tmp_path / "b.md"),
+        "--json",
+        str(tmp_path / "b.json"),
+    ]
+    with pytest.raises(SystemExit, match=r"no Meridian environment at .*make meridian-env"):
+        bench_main(argv)
+    assert not (tmp_path / "b.md").exists()
+    # PyMC-Marketing's environment is not needed for a geo-only run, nor Meridian's without it
+    with pytest.raises(SystemExit, match="--geo-libraries: unknown"):
+        bench_main([*argv, "--geo-libraries", "pymc-marketing"])
+
+
+def _geo_run(library: str, cache: str, seconds: float, err: float) -> dict[str, Any]:
+    channels = {"tv": _roas(2.0, 2.0 * (1 + err)), "search": _roas(1.0, 1.0)}
+    geo = {
+        "hdi_prob": 0.94,
+        "coverage": 0.9,
+        "channels": {
+            "tv": {"coverage": 0.8, "rel_error_median": 0.1},
+            "search": {"coverage": 1.0, "rel_error_median": 0.05},
+        },
+    }
+    return {
+        **_run(library, cache, seconds),
+        "dataset": "geo",
+        "roas": {
+            "hdi_prob": 0.94,
+            "channels": channels,
+            "coverage": 0.5,
+            "rel_error_mean": err / 2,
+            "rel_error_max": err,
+        },
+        "geo_roas": geo,
+    }
+
+
+def _geo_results() -> dict[str, Any]:
+    results = _speed_results(FitSettings())
+    results["datasets"], results["runs"] = {}, []
+    results["geo"] = {
+        "settings": {**FitSettings().__dict__, "meridian_knots": None},
+        "datasets": {
+            "geo": {
+                "title": "40 geos",
+                "config": "c.yaml",
+                "n_periods": 156,
+                "n_geos": 40,
+                "channels": ["tv", "search"],
+                "controls": [],
+                "true_roas": {"tv": 2.0, "search": 1.0},
+            }
+        },
+        "runs": [
+            _geo_run("mediamix", "cold", 100.0, 0.05),
+            _geo_run("mediamix", "warm", 80.0, 0.05),
+            _geo_run("meridian", "-", 400.0, 0.1),
+        ],
+        "memory_projection": [
+            {
+                "dataset": "geo",
+                "library": "meridian",
+                "cache": "-",
+                "measured_shape": {"geo": 40, "date": 156, "channel": 2, "draws": 4000},
+                "target_shape": TARGET_SHAPE,
+                "draws_total": 4000,
+                "peak_rss_mib": 2000.0,
+                "arrays_mib": 50.0,
+                "rest_mib": 1950.0,
+                "arrays_target_mib": 1250.0,
+                "rest_target_mib": 1950.0,
+                "rest_model": "carried over from the measured size",
+                "projected_peak_mib": 3200.0,
+            }
+        ],
+    }
+    return results
+
+
+def test_render_geo_speed_section() -> None:
+    page = render_speed(_geo_results(), "python -m bench --datasets geo")
+    assert "## Geo benchmark: mediamix's geo model and Google Meridian" in page
+    assert "## Summary" not in page  # no national dataset in this run
+    assert "Meridian / mediamix (cold) end-to-end: 400.0 s / 100.0 s = **4.0x**" in page
+    assert "Meridian / mediamix (warm) end-to-end: 400.0 s / 80.0 s = **5.0x**" in page
+    assert (
+        "| Meridian | - | 400.0 | 3.0 | 395.0 | 2.5 | 812 | 1.004 | 0 | 5.0% | 10.0% | 50% "
+        "| 90% | 700 |" in page
+    )
+    assert (
+        "| tv | 2.00 | 2.10 [2.00, 2.20] (5.0%) | 2.20 [2.10, 2.30] (10.0%) | 80% (10.0%) "
+        "| 80% (10.0%) |" in page
+    )
+    row = "| Meridian | - | 40 x 156 x 2, 4000 | 2,000 | 50 | 1,950 | 1,250 | 1,950 | 3,200 |"
+    assert row + " carried over from the measured size |" in page
+    assert "drawn by mediamix's geo generator from `c.yaml`" in page
+    assert "## How it is measured" in page
+
+
+def test_geo_recovery_summary_and_report() -> None:
+    def fit(seed: int) -> dict[str, Any]:
+        geos = {
+            "g1": {"tv": _roas(2.0, 2.0), "search": _roas(1.0, 1.0)},
+            "g2": {"tv": _roas(2.0, 2.0 + 0.05 * seed), "search": _roas(1.0, 1.0)},
+        }
+        covered = [s["covered"] for per in geos.values() for s in per.values()]
+        return {
+            "dataset": "geo",
+            "seed": seed,
+            "ok": True,
+            "fit_s": 60.0,
+            "converged": True,
+            "roas": {"hdi_prob": 0.94, "channels": geos["g1"]},
+            "geo_roas": {"hdi_prob": 0.94, "coverage": float(np.mean(covered)), "geos": geos},
+        }
+
+    fits = [fit(seed) for seed in (1, 2)]  # g2's tv is covered for seed 1 only
+    g = summarize_geo(fits)
+    assert g["n_geos"] == 2
+    assert g["coverage"] == pytest.approx(7 / 8)
+    assert g["channels"]["tv"]["coverage"] == 0.75
+    assert (g["coverage_min_fit"], g["coverage_max_fit"]) == (0.75, 1.0)
+    sm = summarize(fits)
+    assert sm["geo"] == g
+    results = {
+        "settings": {**FitSettings().__dict__},
+        "seeds": [1, 2, 3],
+        "geo_seeds": [1, 2],
+        "fits": fits,
+        "summary": {"geo": {"title": "40 geos", "n_failed": 0, **sm}},
+        "machine": {"date": "2026-01-01", "cpu_model": "Test CPU", "cpu_count": 2},
+    }
+    page = render_recovery(results, "python -m bench --study recovery")
+    assert "Geo datasets (geo) are drawn with 2 data seeds (1 to 2)" in page
+    assert "HDI coverage 87.5% against the nominal 94%" in page
+    assert "| tv | 75.0% | 94% |" in page
+    assert "| search | 100.0% | 94% | 0.0% |" in page

@@ -8,6 +8,10 @@ change relative to the channel's current spend (``"-30%"``, ``"+30%"``), or ``No
 budget). The key ``"*"`` sets the bounds of every channel not named on its own. On the command
 line the same bounds read ``CHANNEL=MIN:MAX``: ``tv=1000:5000``, ``search=-30%:+30%``,
 ``radio=:2000``.
+
+A by-geo allocation of a geo fit decides ``<geo>/<channel>`` amounts (``north/tv``): a bound
+may name one of them (``north/tv=:500``), or a channel, which then bounds that channel in every
+geo not named on its own (``tv=-30%:+30%``), or ``*``.
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ def resolve_bounds(
         ``{channel or "*": (min, max)}`` (see the module docstring). Unbounded by default:
         every channel between 0 and the budget.
     channels : sequence of str
-        Channel order of the result.
+        Channel order of the result (``<geo>/<channel>`` names for a by-geo allocation).
     current : array_like
         Current spend per period, for relative bounds.
     budget : float
@@ -179,13 +183,15 @@ def resolve_bounds(
     """
     budget = check_budget(budget)
     spec = dict(bounds or {})
-    unknown = sorted(set(spec) - {*channels, "*"})
+    # a by-geo decision "<geo>/<channel>" also takes the bounds of its channel
+    parts = {ch: ch.rpartition("/")[2] for ch in channels}
+    unknown = sorted(set(spec) - {*channels, *parts.values(), "*"})
     if unknown:
         raise BudgetError(f"bounds name unknown channel(s) {unknown}; the channels are {channels}")
     now = np.asarray(current, dtype=np.float64)
     lower, upper = np.zeros(len(channels)), np.full(len(channels), budget)
     for j, ch in enumerate(channels):
-        low, high = spec.get(ch, spec.get("*", (None, None)))
+        low, high = spec.get(ch, spec.get(parts[ch], spec.get("*", (None, None))))
         lower[j] = _bound_value(low, float(now[j]), 0.0, f"bounds for {ch} (min)")
         upper[j] = min(_bound_value(high, float(now[j]), budget, f"bounds for {ch} (max)"), budget)
         if lower[j] > budget:

@@ -14,6 +14,9 @@ highest-density interval (HDI) at ``config.hdi_prob``:
 - :func:`roas_draws`, :func:`contribution_share_draws`: the posterior draws behind :func:`roas` and
   :func:`decomposition`'s shares, which :mod:`mediamix.analysis.summary` also reports.
 
+A geo model's numbers are national (summed over geos) unless the function says otherwise;
+:func:`geo_roas_draws` and :func:`geo_contribution_share_draws` are per (geo, channel).
+
 "Current" spend is the mean spend per period (per week for weekly data) over the window, the
 whole data range unless a window is given. Steady-state what-ifs (response curves, a plan
 against current spend) are in :mod:`mediamix.analysis.scenarios`.
@@ -21,15 +24,14 @@ against current spend) are in :mod:`mediamix.analysis.scenarios`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import arviz_stats as azs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
+from mediamix.analysis.intervals import Interval, interval, summarize_draws
 from mediamix.analysis.response import MediaParameters, media_contributions
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
@@ -43,6 +45,9 @@ __all__ = [
     "contributions_over_time",
     "current_spend",
     "decomposition",
+    "geo_contribution_share_draws",
+    "geo_roas",
+    "geo_roas_draws",
     "interval",
     "marginal_roas",
     "roas",
@@ -53,71 +58,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 Window = tuple[Any, Any] | None
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A posterior mean and its highest-density interval."""
-
-    mean: float
-    hdi_low: float
-    hdi_high: float
-
-    def to_dict(self) -> dict[str, float]:
-        """``{"mean", "hdi_low", "hdi_high"}``."""
-        return {"mean": self.mean, "hdi_low": self.hdi_low, "hdi_high": self.hdi_high}
-
-
-def interval(draws: npt.ArrayLike | xr.DataArray, prob: float) -> Interval:
-    """Mean and HDI of a one-dimensional set of draws.
-
-    Parameters
-    ----------
-    draws : array_like or xarray.DataArray
-        Posterior draws of one quantity (any shape; all values are pooled).
-    prob : float
-        HDI probability mass, e.g. ``config.hdi_prob``.
-
-    Returns
-    -------
-    Interval
-    """
-    values = np.asarray(draws, dtype=np.float64).reshape(-1)
-    hdi = azs.hdi(xr.DataArray(values, dims="draw"), prob=prob, dim="draw")
-    return Interval(
-        float(values.mean()),
-        float(hdi.sel(ci_bound="lower")),
-        float(hdi.sel(ci_bound="upper")),
-    )
-
-
-def summarize_draws(da: xr.DataArray, prob: float, dim: str | list[str] = "draw") -> pd.DataFrame:
-    """Posterior mean and HDI over the sample dims, one row per remaining coordinate.
-
-    Parameters
-    ----------
-    da : xarray.DataArray
-        Draws, e.g. ``(chain, draw, date)`` or ``(draw, channel)``.
-    prob : float
-        HDI probability.
-    dim : str or list of str, default "draw"
-        The sample dims to reduce (``["chain", "draw"]`` for a posterior variable).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``mean``, ``hdi_low``, ``hdi_high``, indexed by the remaining dims.
-    """
-    dims = [dim] if isinstance(dim, str) else dim
-    hdi = azs.hdi(da, prob=prob, dim=dims)
-    out = xr.Dataset(
-        {
-            "mean": da.mean(dims),
-            "hdi_low": hdi.sel(ci_bound="lower", drop=True),
-            "hdi_high": hdi.sel(ci_bound="upper", drop=True),
-        }
-    )
-    return out.to_dataframe()[["mean", "hdi_low", "hdi_high"]]
 
 
 def window_mask(result: FitResult, window: Window = None) -> npt.NDArray[np.bool_]:
@@ -170,8 +110,10 @@ def current_spend(result: FitResult, window: Window = None) -> pd.Series:
     pandas.Series
         Indexed by channel, currency per period (per week for weekly data).
     """
-    rows = result.frame.loc[window_mask(result, window), _spend_columns(result)]
-    return rows.set_axis(result.channels, axis=1).mean().astype(np.float64).rename("spend")
+    rows = result.frame.loc[window_mask(result, window), ["date", *_spend_columns(result)]]
+    # a geo model's national spend per period is the sum over its geos' rows of that date
+    per_date = rows.groupby("date", sort=False).sum() if result.scalers.geos else rows.iloc[:, 1:]
+    return per_date.set_axis(result.channels, axis=1).mean().astype(np.float64).rename("spend")
 
 
 def _spend_columns(result: FitResult) -> list[str]:
@@ -258,16 +200,16 @@ def contributions_over_time(result: FitResult) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``date``, ``component`` (``baseline``, the channels, then the organic channels),
         ``kind`` (``baseline``, ``paid`` or ``organic``), ``mean``, ``hdi_low``, ``hdi_high``;
-        outcome units per period.
+        outcome units per period (national for a geo model).
     """
     post, prob = result.posterior, result.config.hdi_prob
-    base = summarize_draws(post["baseline"], prob, ["chain", "draw"]).reset_index()
+    base = summarize_draws(_national(post["baseline"]), prob, ["chain", "draw"]).reset_index()
     base.insert(1, "component", "baseline")
-    media = summarize_draws(post["channel_contribution"], prob, ["chain", "draw"]).reset_index()
-    pieces = [base, media.rename(columns={"channel": "component"})]
+    media = summarize_draws(_national(post["channel_contribution"]), prob, ["chain", "draw"])
+    pieces = [base, media.reset_index().rename(columns={"channel": "component"})]
     organic = result.config.organic_names
     if organic:
-        table = summarize_draws(post["organic_contribution"], prob, ["chain", "draw"])
+        table = summarize_draws(_national(post["organic_contribution"]), prob, ["chain", "draw"])
         pieces.append(table.reset_index().rename(columns={"organic": "component"}))
     out = pd.concat(pieces, ignore_index=True)
     order = {c: i for i, c in enumerate(["baseline", *result.channels, *organic])}
@@ -279,6 +221,17 @@ def contributions_over_time(result: FitResult) -> pd.DataFrame:
     )
     out = out.sort_values(["date", "rank"], kind="stable")
     return out[["date", "component", "kind", "mean", "hdi_low", "hdi_high"]].reset_index(drop=True)
+
+
+def _date_mask(result: FitResult, window: Window) -> npt.NDArray[np.bool_]:
+    """:func:`window_mask` over the posterior's ``date`` dim (a geo frame has a row per geo)."""
+    mask = window_mask(result, window)
+    return mask[:: len(result.scalers.geos)] if result.scalers.geos else mask
+
+
+def _national(da: xr.DataArray) -> xr.DataArray:
+    """Summed over geos (a geo model's draws); unchanged for a national model."""
+    return da.sum("geo") if "geo" in da.dims else da
 
 
 def _stacked(da: xr.DataArray) -> xr.DataArray:
@@ -296,7 +249,12 @@ def component_totals(result: FitResult, window: Window = None) -> xr.DataArray:
         Dims ``(draw, component)`` (chains stacked), components ``baseline``, the channels,
         then the organic channels if any; outcome units summed over the window.
     """
-    mask = window_mask(result, window)
+    return _national(_component_totals(result, window))
+
+
+def _component_totals(result: FitResult, window: Window) -> xr.DataArray:
+    """:func:`component_totals`, per geo (a ``geo`` dim) for a geo model."""
+    mask = _date_mask(result, window)
     post = result.posterior
     media = _stacked(post["channel_contribution"].isel(date=mask).sum("date"))
     base = _stacked(post["baseline"].isel(date=mask).sum("date"))
@@ -332,9 +290,72 @@ def roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
     """
     mask = window_mask(result, window)
     spend = result.frame.loc[mask, _spend_columns(result)].sum().astype(np.float64).to_numpy()
-    contrib = _stacked(result.posterior["channel_contribution"].isel(date=mask).sum("date"))
+    contrib = result.posterior["channel_contribution"].isel(date=_date_mask(result, window))
+    contrib = _stacked(_national(contrib.sum("date")))
     total = xr.DataArray(spend, dims="channel", coords={"channel": result.channels})
     return contrib / total.where(total > 0)
+
+
+def geo_roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
+    """Posterior draws of each geo's ROAS per channel: its contribution / its spend.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(draw, geo, channel)``; NaN where a geo has no spend on a channel.
+
+    Raises
+    ------
+    MediamixError
+        If the fit is not a geo model.
+    """
+    geos = _require_geo(result)
+    total = xr.DataArray(
+        _geo_spend(result, window).loc[geos].to_numpy(np.float64),
+        dims=("geo", "channel"),
+        coords={"geo": geos, "channel": result.channels},
+    )
+    contrib = result.posterior["channel_contribution"].isel(date=_date_mask(result, window))
+    return _stacked(contrib.sum("date")) / total.where(total > 0)
+
+
+def geo_roas(result: FitResult, window: Window = None) -> pd.DataFrame:
+    """Each geo's ROAS per channel over the window, with its HDI.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(geo, channel)``; columns ``spend`` (the geo's total), ``mean``, ``hdi_low``,
+        ``hdi_high``.
+    """
+    out = summarize_draws(geo_roas_draws(result, window), result.config.hdi_prob)
+    per_cell = _geo_spend(result, window).set_axis(result.channels, axis=1).stack()
+    out.insert(0, "spend", np.asarray(per_cell.loc[out.index], dtype=np.float64).reshape(-1))
+    return out
+
+
+def geo_contribution_share_draws(result: FitResult, window: Window = None) -> xr.DataArray:
+    """Posterior draws of each component's share of each geo's predicted outcome.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(draw, geo, component)``.
+    """
+    _require_geo(result)
+    parts = _component_totals(result, window)
+    return (parts / parts.sum("component")).transpose("draw", "geo", "component")
+
+
+def _geo_spend(result: FitResult, window: Window) -> pd.DataFrame:
+    rows = result.frame.loc[window_mask(result, window)]
+    return rows.groupby(result.scalers.geo_column, sort=False)[_spend_columns(result)].sum()
+
+
+def _require_geo(result: FitResult) -> list[str]:
+    if not result.scalers.geos:
+        raise MediamixError("this fit is a national model: it has no per-geo numbers")
+    return list(result.scalers.geos)
 
 
 def decomposition(result: FitResult, window: Window = None) -> pd.DataFrame:

@@ -7,6 +7,10 @@ objective and its exact gradient come from one compiled PyTensor graph over all 
 SLSQP solves the constrained problem from a few starting points and the best feasible point wins,
 so with the budget equal to current total spend the result is never worse than current spend.
 
+For a geo fit the decision is still spend per channel, each geo receiving its historical share
+of the channel's spend and the response summed over geos; ``by_geo=True`` decides spend per
+``<geo>/<channel>`` instead (:mod:`mediamix.analysis.geo_response`).
+
 The budget and the bounds are parsed and checked by :mod:`mediamix.analysis.constraints`
 before anything is compiled.
 """
@@ -31,8 +35,9 @@ from mediamix.analysis.constraints import (
     check_budget_scale,
     resolve_bounds,
 )
-from mediamix.analysis.metrics import Interval, Window, current_spend
-from mediamix.analysis.response import MediaParameters, Objective, SteadyStateResponse
+from mediamix.analysis.geo_response import current_spend_of, steady_state_response
+from mediamix.analysis.metrics import Interval, Window
+from mediamix.analysis.response import Objective, SteadyStateResponse
 from mediamix.analysis.scenarios import PlanComparison, compare_spend
 from mediamix.inference.fit import FitResult
 
@@ -248,6 +253,7 @@ def optimize_budget(
     window: Window = None,
     draws: int | None = None,
     response: SteadyStateResponse | None = None,
+    by_geo: bool = False,
 ) -> Allocation:
     """Allocate a budget per period across channels to maximise expected incremental outcome.
 
@@ -271,6 +277,9 @@ def optimize_budget(
         Use this many evenly spaced posterior draws; all by default.
     response : SteadyStateResponse, optional
         A compiled response of this fit to reuse.
+    by_geo : bool, default False
+        For a geo fit: allocate per ``<geo>/<channel>`` (bounds may name those, or a channel
+        for all its geos) instead of per channel at the historical geo split.
 
     Returns
     -------
@@ -285,10 +294,10 @@ def optimize_budget(
     started = time.perf_counter()
     budget = check_budget(budget)
     _check_objective(objective, risk_aversion)
-    current = current_spend(result, window)
+    current = current_spend_of(result, window, by_geo)
     check_budget_scale(budget, float(current.sum()))
-    limits = resolve_bounds(bounds, result.channels, current.to_numpy(), budget)
-    response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
+    limits = resolve_bounds(bounds, list(current.index), current.to_numpy(), budget)
+    response = response or steady_state_response(result, draws, by_geo=by_geo)
     problem = _Problem(result, response, current, objective, float(risk_aversion))
     return problem.solve(budget, limits, [_scaled(current.to_numpy(), budget)], started)
 
@@ -326,7 +335,7 @@ class _Problem:
             risk_aversion=self.risk_aversion,
             starts=starts,
         )
-        index = pd.Index(self.result.channels, name="channel")
+        index = pd.Index(list(self.response.channels), name="channel")
         plan = pd.Series(x, index=index, name="spend")
         prob = self.result.config.hdi_prob
         return Allocation(
@@ -376,6 +385,7 @@ def budget_frontier(
     window: Window = None,
     draws: int | None = None,
     response: SteadyStateResponse | None = None,
+    by_geo: bool = False,
 ) -> Frontier:
     """Optimise several budgets in one call, compiling the model graph once.
 
@@ -390,12 +400,13 @@ def budget_frontier(
     if isinstance(budgets, str) or not isinstance(budgets, Sequence) or not budgets:
         raise BudgetError(f"budgets must be a non-empty sequence of numbers, got {budgets!r}")
     _check_objective(objective, risk_aversion)
-    current = current_spend(result, window)
+    current = current_spend_of(result, window, by_geo)
     checked = [check_budget(b) for b in budgets]
     for b in checked:
         check_budget_scale(b, float(current.sum()))
-    limits = [resolve_bounds(bounds, result.channels, current.to_numpy(), b) for b in checked]
-    response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
+    names = list(current.index)
+    limits = [resolve_bounds(bounds, names, current.to_numpy(), b) for b in checked]
+    response = response or steady_state_response(result, draws, by_geo=by_geo)
     problem = _Problem(result, response, current, objective, float(risk_aversion))
     out: list[Allocation] = []
     for budget, budget_limits in zip(checked, limits, strict=True):

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pymc as pm
+import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from mediamix.analysis import metrics
 from mediamix.analysis.scenarios import ResponseCurves, response_curves
@@ -35,6 +37,7 @@ __all__ = [
     "plot_prior_posterior",
     "plot_response_curves",
     "plot_roas",
+    "plot_roas_by_geo",
     "plot_trace",
 ]
 
@@ -74,6 +77,17 @@ def _outcome_label(result: FitResult) -> str:
     return result.config.outcome.name
 
 
+def _dates(result: FitResult) -> pd.DatetimeIndex:
+    """The fit's dates, once each (a geo frame has one row per geo and date)."""
+    return pd.DatetimeIndex(result.frame["date"].unique())
+
+
+def _observed(result: FitResult) -> np.ndarray:
+    """The observed outcome per date: summed over geos for a geo model."""
+    outcome = result.frame[_outcome_label(result)]
+    return outcome.groupby(result.frame["date"], sort=False).sum().to_numpy()
+
+
 def plot_fit(result: FitResult, ax: Axes | None = None) -> Figure:
     """Observed outcome against the posterior predictive mean with its HDI band.
 
@@ -90,13 +104,17 @@ def plot_fit(result: FitResult, ax: Axes | None = None) -> Figure:
     """
     fig, ax = _one_axes(ax)
     prob, sc = result.config.hdi_prob, result.scalers
-    dates = pd.DatetimeIndex(result.frame["date"])
+    dates = _dates(result)
     if "posterior_predictive" in result.idata.children:
         pred = result.idata["posterior_predictive"]["y"] * sc.y_scale
+        if sc.geos:  # per capita (date, geo): back to outcome units, summed over geos
+            pop = np.array([sc.population[g] for g in sc.geos])
+            pred = (pred * xr.DataArray(pop, dims="geo", coords={"geo": sc.geos})).sum("geo")
         label = "posterior predictive"
     else:
         post = result.posterior
         pred = post["baseline"] + post["channel_contribution"].sum("channel")
+        pred = pred.sum("geo") if "geo" in pred.dims else pred
         label = "expected outcome"
     summary = metrics.summarize_draws(pred, prob, ["chain", "draw"])
     ax.fill_between(
@@ -108,7 +126,7 @@ def plot_fit(result: FitResult, ax: Axes | None = None) -> Figure:
         label=f"{prob:.0%} HDI",
     )
     ax.plot(dates, summary["mean"], color="C0", label=f"{label} mean")
-    ax.plot(dates, result.frame[_outcome_label(result)], color="k", lw=1, label="observed")
+    ax.plot(dates, _observed(result), color="k", lw=1, label="observed")
     r2 = result.diagnostics().r2
     ax.set(title=f"Fit: observed vs predicted (R² {r2:.3f})", ylabel=_outcome_label(result))
     ax.legend(loc="upper left")
@@ -146,8 +164,7 @@ def plot_contributions(result: FitResult, ax: Axes | None = None) -> Figure:
     )
     for area in areas[len(order) - len(organic) :]:
         area.set_hatch("//")
-    dates = pd.DatetimeIndex(result.frame["date"])
-    ax.plot(dates, result.frame[_outcome_label(result)], color="k", lw=1, label="observed")
+    ax.plot(_dates(result), _observed(result), color="k", lw=1, label="observed")
     ax.set(title="Contributions over time (posterior mean)", ylabel=_outcome_label(result))
     ax.legend(loc="upper left", ncols=min(len(order) + 1, 5))
     return fig
@@ -186,6 +203,49 @@ def plot_roas(result: FitResult, ax: Axes | None = None, marginal: bool = True) 
         xlabel=f"{_outcome_label(result)} per unit of spend",
     )
     ax.legend(loc="best")
+    return fig
+
+
+def plot_roas_by_geo(result: FitResult, ax: Axes | None = None) -> Figure:
+    """Heat map of each geo's ROAS per channel (posterior mean), values written in the cells.
+
+    Cells whose HDI includes 0 are hatched: there the data cannot tell the geo's ROAS from none.
+
+    Parameters
+    ----------
+    result : FitResult
+        A geo model's fit.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    MediamixError
+        If the fit is not a geo model.
+    """
+    draws = metrics.geo_roas_draws(result)
+    geos, channels = list(draws["geo"].values), result.channels
+    fig, ax = _one_axes(ax, (1.6 + 1.3 * len(channels), 1.2 + 0.28 * len(geos)))
+    mean = draws.mean("draw").transpose("geo", "channel").to_numpy()
+    image = ax.imshow(mean, aspect="auto", cmap="viridis")
+    fig.colorbar(image, ax=ax, label=f"{_outcome_label(result)} per unit of spend")
+    low = metrics.summarize_draws(draws, result.config.hdi_prob)["hdi_low"]
+    for i, geo in enumerate(geos):
+        for j, ch in enumerate(channels):
+            if not np.isfinite(mean[i, j]):
+                continue
+            dark = float(np.asarray(image.norm(mean[i, j]))) < 0.6  # light text on dark cells
+            color = "w" if dark else "k"
+            ax.text(j, i, f"{mean[i, j]:.2f}", ha="center", va="center", fontsize=7, color=color)
+            if low.loc[(geo, ch)] <= 0:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0))
+    ax.set_xticks(np.arange(len(channels)), channels)
+    ax.set_yticks(np.arange(len(geos)), geos, fontsize=7)
+    ax.set(title=f"ROAS by geo and channel (posterior mean; {len(geos)} geos)")
     return fig
 
 
@@ -405,8 +465,21 @@ def figures_for_fit(result: FitResult, allocation: Allocation | None = None) -> 
     -------
     dict of str to matplotlib.figure.Figure
         ``fit``, ``contributions``, ``roas``, ``response_curves``, ``prior_posterior``,
-        ``trace`` and, with an allocation, ``budget``.
+        ``trace`` and, with an allocation, ``budget``. A geo model's: ``fit``,
+        ``contributions``, ``roas`` (national, without marginal ROAS), ``roas_by_geo``,
+        ``prior_posterior`` and ``trace``.
     """
+    if result.scalers.geos:
+        # national views summed over geos, plus the geo x channel map; marginal ROAS and response
+        # curves evaluate national spend plans, which a geo model answers per geo
+        return {
+            "fit": plot_fit(result),
+            "contributions": plot_contributions(result),
+            "roas": plot_roas(result, marginal=False),
+            "roas_by_geo": plot_roas_by_geo(result),
+            "prior_posterior": plot_prior_posterior(result),
+            "trace": plot_trace(result),
+        }
     figures = {
         "fit": plot_fit(result),
         "contributions": plot_contributions(result),

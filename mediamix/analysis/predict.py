@@ -313,12 +313,19 @@ def _index_codes(result: FitResult, plan: pd.DataFrame) -> dict[str, npt.NDArray
 
 
 def _baseline(
-    result: FitResult, plan: pd.DataFrame, dates: pd.DatetimeIndex, idx: npt.NDArray[np.intp]
+    result: FitResult,
+    plan: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    idx: npt.NDArray[np.intp],
+    geos: list[str] | None = None,
 ) -> FloatArray:
-    """Intercept, trend, seasonality, controls and index effects ``(sample, date)``."""
+    """Baseline ``(sample, row)`` times y_scale; (date, geo) rows of ``geos`` add geo_intercept."""
     cfg, sc, post = result.config, result.scalers, result.posterior
     params = {"intercept": _draws_of(post, "intercept", idx)}
     data: dict[str, FloatArray] = {}
+    if geos:
+        params["geo_intercept"] = _draws_of(post, "geo_intercept", idx, "geo", geos)
+        data["geo_codes"] = np.tile(np.arange(len(geos)), len(dates) // len(geos))
     if cfg.trend.enabled:
         data["trend_time"] = sc.trend(dates)
         params["trend_slope"] = _draws_of(post, "trend_slope", idx)
@@ -348,10 +355,9 @@ def plan_draws(
 
     Carry-over makes a period's outcome depend on earlier spend. With ``history`` (the default),
     the ``l_max - 1`` periods before the plan's first date take the fit's own training spend
-    wherever those dates fall inside the training window: a plan that continues right after
-    the training window starts with the last ``l_max - 1`` training periods' spend carried
-    over. Periods before the plan that the training data does not cover count as zero spend,
-    as they do at the start of the training window.
+    wherever those dates fall inside the training window (a plan that continues right after
+    the training window carries over its last periods' spend); other periods count as zero
+    spend. A geo fit's plans go to :func:`mediamix.analysis.geo_plan.predict_geo_plan`.
 
     Parameters
     ----------
@@ -364,8 +370,7 @@ def plan_draws(
     draws : int or None, default 500
         Posterior draws to use, evenly thinned across chains; ``None`` uses every draw.
     history : bool, default True
-        Carry over training spend from before the plan (see above); False treats spend before
-        the plan as zero.
+        Carry over training spend from before the plan (see above); False: zero before it.
 
     Returns
     -------
@@ -380,6 +385,8 @@ def plan_draws(
     """
     if not isinstance(plan, pd.DataFrame):
         raise PlanError(f"the spend plan must be a pandas DataFrame, got {type(plan).__name__}")
+    if result.scalers.geo_column:
+        raise PlanError("a geo fit: use mediamix.analysis.geo_plan.predict_geo_plan for its plans")
     plan = plan_controls(plan, result.config, PERIOD_DAYS[result.scalers.frequency])
     _check_columns(result, plan)
     dates = _plan_dates(result, plan)

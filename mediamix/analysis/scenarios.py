@@ -8,7 +8,9 @@ expected incremental outcome per period off a
 - :func:`compare_plan`: a spend plan per period against current spend, with the lift and the
   probability that it is positive (:func:`compare_spend` on two spend vectors).
 
-"Current" spend is :func:`~mediamix.analysis.metrics.current_spend` over the window.
+"Current" spend is :func:`~mediamix.analysis.metrics.current_spend` over the window. For a geo
+fit both are national: each channel's spend summed over geos, split across geos at their
+historical shares (:mod:`mediamix.analysis.geo_response`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from mediamix.analysis.metrics import Interval, Window, current_spend, interval, summarize_draws
-from mediamix.analysis.response import MediaParameters, SteadyStateResponse
+from mediamix.analysis.geo_response import current_spend_of, steady_state_response
+from mediamix.analysis.metrics import Interval, Window, interval, summarize_draws
+from mediamix.analysis.response import SteadyStateResponse
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
 
@@ -82,9 +85,9 @@ def response_curves(
         raise MediamixError(
             f"need n_points >= 2 and max_multiple > 0, got {n_points} and {max_multiple}"
         )
-    response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
+    response = response or steady_state_response(result, draws)
     prob = result.config.hdi_prob
-    current = current_spend(result, window)
+    current = current_spend_of(result, window)
     top = np.where(current > 0, current * max_multiple, response.params.spend_max)
     grid = np.linspace(0.0, 1.0, n_points)[:, None] * top[None, :]  # (point, channel)
     values = np.stack([response.draws(row) for row in grid], axis=1)  # (draw, point, channel)
@@ -182,8 +185,8 @@ def compare_plan(
         If the plan misses or adds channels, or holds negative spend.
     """
     plan_s = _as_plan(plan, result.channels)
-    current = current_spend(result, window)
-    response = response or SteadyStateResponse(MediaParameters.from_fit(result, draws))
+    current = current_spend_of(result, window)
+    response = response or steady_state_response(result, draws)
     return compare_spend(response, plan_s, current, result.config.hdi_prob)
 
 

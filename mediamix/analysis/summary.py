@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from mediamix.analysis.calibration import calibration_summary
-from mediamix.analysis.metrics import contribution_share_draws, interval, roas_draws
+from mediamix.analysis.metrics import (
+    contribution_share_draws,
+    geo_contribution_share_draws,
+    geo_roas_draws,
+    interval,
+    roas_draws,
+)
 from mediamix.inference.fit import FitResult
 from mediamix.model.builder import channel_parameters
 
@@ -26,6 +32,9 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
         "diagnostics": {...}}``, each interval as ``{"mean", "hdi_low", "hdi_high"}``; a model
         with organic channels adds ``"organic": {NAME: {"contribution_share", "params"}}``, a
         fit calibrated with lift tests ``"calibration"`` (:mod:`mediamix.analysis.calibration`).
+        The channels of a geo model are national (summed over geos); it adds ``"geos": {GEO:
+        {"population", "channels": {NAME: {"roas", "contribution_share", "beta"}}}}``, each an
+        interval like the national ones (``{"mean", "hdi_low", "hdi_high"}``).
     """
     prob = result.config.hdi_prob
     roas, share = roas_draws(result), contribution_share_draws(result)
@@ -62,4 +71,24 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     calibration = calibration_summary(result)  # lift tests vs the fit, when calibrated
     if calibration is not None:
         out["calibration"] = calibration
+    if result.scalers.geos:
+        out["geos"] = _geo_section(result)
+    return out
+
+
+def _geo_section(result: FitResult) -> dict[str, Any]:
+    """Each geo's population and per-channel ROAS (with its HDI), share and effect ``beta``."""
+    prob = result.config.hdi_prob
+    roas, share = geo_roas_draws(result), geo_contribution_share_draws(result)
+    beta = result.posterior["beta_geo"]
+    out: dict[str, Any] = {}
+    for geo in result.scalers.geos:
+        channels: dict[str, Any] = {}
+        for ch in result.channels:
+            channels[ch] = {
+                "roas": interval(roas.sel(geo=geo, channel=ch), prob).to_dict(),
+                "contribution_share": interval(share.sel(geo=geo, component=ch), prob).to_dict(),
+                "beta": interval(beta.sel(geo=geo, channel=ch), prob).to_dict(),
+            }
+        out[geo] = {"population": result.scalers.population[geo], "channels": channels}
     return out

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from mediamix.analysis.constraints import Bound, BudgetError, check_budget, parse_bounds
+from mediamix.analysis.geo_response import steady_state_response
 from mediamix.analysis.optimize import OBJECTIVES, Allocation, optimize_budget
-from mediamix.analysis.response import MediaParameters, SteadyStateResponse
 from mediamix.inference.fit import FitResult
 from mediamix.report.html import render_report
 from mediamix.report.views import FitViews, compute_views
@@ -181,7 +181,7 @@ class Planner:
     ) -> None:
         self.result = result
         self.label = label
-        self.response = SteadyStateResponse(MediaParameters.from_fit(result))
+        self.response = steady_state_response(result)  # national for a geo fit too
         self._lock = threading.Lock()
         with self._lock:
             self.views: FitViews = compute_views(

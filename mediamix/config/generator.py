@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, cast
 
+import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
@@ -28,6 +29,8 @@ __all__ = [
     "ChannelConfig",
     "ControlConfig",
     "GeneratorConfig",
+    "GeoEntryConfig",
+    "GeosConfig",
     "OutcomeConfig",
     "SeasonalityConfig",
     "SignalConfig",
@@ -253,6 +256,77 @@ class ControlConfig(StrictModel):
         return _check_above_min(v, info)
 
 
+class PopulationRangeConfig(StrictModel):
+    """Populations of ``count`` geos, spaced evenly on a log scale from ``max`` down to ``min``."""
+
+    min: PositiveFloat
+    max: PositiveFloat
+
+    @field_validator("max")
+    @classmethod
+    def _max_above_min(cls, v: float, info: ValidationInfo) -> float:
+        return _check_above_min(v, info)
+
+
+class GeoEntryConfig(StrictModel):
+    """One named geo and its population."""
+
+    name: str = Field(min_length=1)
+    population: PositiveFloat
+
+
+class GeosConfig(StrictModel):
+    """Geo-level data: ``{count: N, population: {min, max}}``, or a list of ``{name, population}``.
+
+    Each geo's spend is its share of the national plan (share proportional to population times
+    log-normal noise of sd ``share_noise``) with per-period log-normal noise ``spend_noise``;
+    its channel effects are the national ``beta`` times log-normal noise of sd ``beta_spread``;
+    its intercept the national one plus normal noise of sd ``intercept_spread``. The outcome is
+    per capita: a geo's outcome is its population share of ``scale`` times the usual sum.
+    """
+
+    count: int | None = Field(default=None, ge=2)
+    population: PopulationRangeConfig | None = None
+    named: list[GeoEntryConfig] | None = None  # `geos:` given as a list
+    share_noise: NonNegativeFloat = 0.3
+    spend_noise: NonNegativeFloat = 0.2
+    beta_spread: NonNegativeFloat = 0.2
+    intercept_spread: NonNegativeFloat = 0.3
+    column: str = Field(default="geo", min_length=1)
+    population_column: str = Field(default="population", min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, data: Any) -> Any:
+        return {"named": data} if isinstance(data, list) else data
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.named is not None:
+            if self.count is not None or self.population is not None:
+                raise ValueError(
+                    "geos: give either a list of {name, population} or count + population"
+                )
+            names = [g.name for g in self.named]
+            if len(names) < 2 or len(set(names)) != len(names):
+                raise ValueError(f"geos: need at least 2 geos with distinct names, got {names}")
+        elif self.count is None or self.population is None:
+            raise ValueError("geos: needs count and population: {min, max} (or a list of geos)")
+        return self
+
+    def entries(self) -> list[GeoEntryConfig]:
+        """The geos, named ``geo_01``.. when given by count (largest population first)."""
+        if self.named is not None:
+            return self.named
+        assert self.count is not None and self.population is not None
+        width = max(2, len(str(self.count)))
+        sizes = np.geomspace(self.population.max, self.population.min, self.count)
+        return [
+            GeoEntryConfig(name=f"geo_{i + 1:0{width}d}", population=float(round(p)))
+            for i, p in enumerate(sizes)
+        ]
+
+
 class GeneratorConfig(StrictModel):
     """Synthetic MMM data set: dates, outcome, media channels, controls and a seed."""
 
@@ -263,6 +337,8 @@ class GeneratorConfig(StrictModel):
     seed: int | None = Field(default=None, ge=0)
     # several independent data sets, one per value of the column "group" (generate_groups)
     groups: int | None = Field(default=None, ge=1)
+    # one data set of several geos sharing one national plan (see GeosConfig)
+    geos: GeosConfig | None = None
     outcome: OutcomeConfig
     media: dict[str, ChannelConfig] = Field(min_length=1)
     trend: TrendConfig = TrendConfig()
@@ -293,7 +369,11 @@ class GeneratorConfig(StrictModel):
                     f"media.{name}.theta ({ch.theta:g}) must be in [0, l_max - 1] = "
                     f"[0, {window - 1}] (l_max is the channel's l_max or the top-level l_max)"
                 )
+        if self.geos is not None and self.groups:
+            raise ValueError("groups and geos do not go together: give one of them")
         names = [*self.media, *self.controls]
+        if self.geos is not None:
+            names += [self.geos.column, self.geos.population_column]
         clash = {n for n in names if names.count(n) > 1} | {
             n
             for n in names

@@ -14,7 +14,6 @@ and its default prior come from :mod:`mediamix.model.registry`.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -22,12 +21,19 @@ from pydantic import Field, field_validator, model_validator
 
 from mediamix.config.base import StrictModel, load_yaml, parse_config
 from mediamix.config.calibration import CalibrationConfig
+from mediamix.config.sections import (
+    HolidaysConfig,
+    SamplerConfig,
+    TrackingConfig,
+    WindowConfig,
+)
 from mediamix.model import registry
 
 __all__ = [
     "AdstockConfig",
     "ChannelModelConfig",
     "ChannelPriorConfig",
+    "GeoModelConfig",
     "HolidaysConfig",
     "ModelConfig",
     "PriorConfig",
@@ -251,83 +257,24 @@ class TrendModelConfig(StrictModel):
     prior: PriorConfig = _prior("Normal", mu=0.0, sigma=0.2)
 
 
-class SamplerConfig(StrictModel):
-    """Inference settings.
+class GeoModelConfig(StrictModel):
+    """A geo-level (hierarchical) model: the column naming each row's geo, and its population.
 
-    ``sampler``: ``nutpie`` (default; nutpie's NUTS on PyTensor's cached numba log-density),
-    ``nutpie-native`` (nutpie's own compilation), ``pymc``, ``numpyro`` (``jax`` extra) or
-    ``advi`` (approximate).
+    ``population`` names a column constant within each geo (> 0); without it every geo counts
+    as population 1, so per-capita values are the raw ones. ``beta_spread`` is the prior of
+    each channel's spread of log ``beta`` across geos; ``intercept_spread`` the prior of the
+    spread of the geos' intercepts (model units) around the national one.
     """
 
-    sampler: Literal["nutpie", "nutpie-native", "pymc", "numpyro", "advi"] = "nutpie"
-    draws: int = Field(default=1000, ge=1)
-    tune: int = Field(default=1000, ge=0)
-    chains: int = Field(default=4, ge=1)
-    cores: int | None = Field(default=None, ge=1)
-    # 0.95, not 0.9: the weakly identified channels of larger models diverge less (see README)
-    target_accept: float = Field(default=0.95, gt=0, lt=1)
-    # a NUTS fit with divergences is sampled again at this target acceptance (see inference.fit)
-    max_target_accept: float = Field(default=0.99, gt=0, lt=1)
-    seed: int | None = Field(default=1, ge=0)
-    advi_iterations: int = Field(default=30_000, ge=100)
-
-
-class TrackingConfig(StrictModel):
-    """Where MLflow records fits: experiment name and the registered model's name (optional)."""
-
-    experiment: str | None = Field(default=None, min_length=1)
-    registered_model: str | None = Field(default=None, min_length=1)
-
-
-class HolidaysConfig(StrictModel):
-    """A country's public holidays (the ``holidays`` package) as one indicator control.
-
-    ``country`` is an ISO 3166 code (``US``, ``DE``, ``GB``); ``subdivision`` a state or region
-    code of it (``CA``, ``BY``). The control is 1 in every period that contains a holiday.
-    """
-
-    country: str = Field(min_length=2)
-    subdivision: str | None = None
+    column: str = Field(default="geo", min_length=1)
+    population: str | None = Field(default=None, min_length=1)
+    beta_spread: PriorConfig = _prior("HalfNormal", sigma=0.3)
+    intercept_spread: PriorConfig = _prior("HalfNormal", sigma=0.5)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        import holidays
-
-        supported = holidays.list_supported_countries()
-        if self.country not in supported:
-            raise ValueError(
-                f"country {self.country!r} is not a holidays calendar; use an ISO 3166 code "
-                "such as US, GB, DE, FR (see holidays.list_supported_countries())"
-            )
-        if self.subdivision is not None and self.subdivision not in supported[self.country]:
-            raise ValueError(
-                f"subdivision {self.subdivision!r} is not one of {self.country}'s: "
-                f"{sorted(supported[self.country])}"
-            )
-        return self
-
-    @property
-    def column(self) -> str:
-        """The indicator control's name: ``holiday_US`` (``holiday_US_CA`` for a region)."""
-        return "_".join(
-            ["holiday", self.country, *([self.subdivision] if self.subdivision else [])]
-        )
-
-
-class WindowConfig(StrictModel):
-    """The fit window: the model learns from rows dated ``start``..``end`` (inclusive) only.
-
-    Either bound may be left out (the data's first or last date). Carry-over into the first
-    window periods still uses the spend of up to ``l_max - 1`` periods before ``start``.
-    """
-
-    start: date | None = None
-    end: date | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        if self.start is not None and self.end is not None and self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
+        self.beta_spread.require("positive", "geo.beta_spread")
+        self.intercept_spread.require("positive", "geo.intercept_spread")
         return self
 
 
@@ -365,6 +312,7 @@ class ModelConfig(StrictModel):
     tracking: TrackingConfig = TrackingConfig()
     hdi_prob: float = Field(default=0.94, gt=0, lt=1)
     calibration: CalibrationConfig = CalibrationConfig()
+    geo: GeoModelConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -409,6 +357,8 @@ class ModelConfig(StrictModel):
         for entry in self.channels.values():
             names += [c for c in (entry.exposure, entry.spend) if c is not None]
         names += [self.outcome.name, *self.events]
+        if self.geo is not None:
+            names += [self.geo.column] + ([self.geo.population] if self.geo.population else [])
         names += [self.date_column] if self.date_column != "date" else []
         repeated = sorted({n for n in names if names.count(n) > 1} | ({"date"} & set(names)))
         if repeated:

@@ -161,6 +161,10 @@ def prepare_frame(frame: pd.DataFrame, config: ModelConfig) -> tuple[pd.DataFram
     spend = [s for _, s in config.exposure_channels.values()]
     named = ["date", *config.channel_names, *spend, *config.organic_names, *config.controls]
     named += config.index_variables
+    if config.geo is not None:  # a geo model's long frame: its geo and population columns
+        named[1:1] = [config.geo.column] + (
+            [config.geo.population] if config.geo.population else []
+        )
     named.append(config.outcome.name)
     exposures = [e for e, _ in config.exposure_channels.values()]
     unused = [c for c in frame.columns if c not in {*named, *config.events, *exposures}]

@@ -160,7 +160,9 @@ def _check_grid(dates: pd.Series, min_rows: int) -> None:
     infer_frequency(dates)
 
 
-def _check_spend(frame: pd.DataFrame, channel: str, role: str = "spend") -> np.ndarray:
+def _check_spend(
+    frame: pd.DataFrame, channel: str, role: str = "spend", all_zero_ok: bool = False
+) -> np.ndarray:
     spend = _check_numeric(frame, channel, role)
     _check_magnitude(spend, channel, role)
     negative = spend < 0
@@ -169,7 +171,7 @@ def _check_spend(frame: pd.DataFrame, channel: str, role: str = "spend") -> np.n
             f"{role} column {channel!r}: {example_rows(negative)} are negative "
             f"(e.g. {spend[negative][0]}); {role} must be >= 0"
         )
-    if not spend.any():
+    if not spend.any() and not all_zero_ok:
         raise DataValidationError(
             f"{role} column {channel!r} is zero in every period: its effect cannot be "
             "estimated; drop the channel from the config"
@@ -177,12 +179,17 @@ def _check_spend(frame: pd.DataFrame, channel: str, role: str = "spend") -> np.n
     return spend
 
 
-def _check_channel(frame: pd.DataFrame, channel: str, exposure: Mapping[str, str]) -> np.ndarray:
+def _check_channel(
+    frame: pd.DataFrame, channel: str, exposure: Mapping[str, str], all_zero_ok: bool
+) -> np.ndarray:
     """A channel's media input: spend, or the exposure column named in errors."""
     if channel not in exposure:
-        return _check_spend(frame, channel)
+        return _check_spend(frame, channel, all_zero_ok=all_zero_ok)
     return _check_spend(
-        frame.rename(columns={channel: exposure[channel]}), exposure[channel], "exposure"
+        frame.rename(columns={channel: exposure[channel]}),
+        exposure[channel],
+        "exposure",
+        all_zero_ok,
     )
 
 
@@ -214,6 +221,7 @@ def validate_frame(
     organic: Sequence[str] = (),
     exposure: Mapping[str, str] | None = None,
     spend: Sequence[str] = (),
+    all_zero_ok: bool = False,
 ) -> pd.DataFrame:
     """Validate a modeling frame and return it typed, with ``date`` as datetime.
 
@@ -232,6 +240,8 @@ def validate_frame(
         The outcome column.
     min_rows : int
         Fewest rows the model can use (lags, seasonality and parameters need data).
+    all_zero_ok : bool, default False
+        Accept media columns that are zero in every row (one geo of a geo model).
 
     Returns
     -------
@@ -251,11 +261,9 @@ def validate_frame(
     _check_grid(dates, min_rows)
     out = pd.DataFrame({"date": dates.astype(DATE_DTYPE).to_numpy()})
     for c in channels:
-        out[c] = _check_channel(frame, c, exposure or {})
-    for c in spend:
-        out[c] = _check_spend(frame, c)
-    for c in organic:
-        out[c] = _check_spend(frame, c, "organic media")
+        out[c] = _check_channel(frame, c, exposure or {}, all_zero_ok)
+    for c, role in [(c, "spend") for c in spend] + [(c, "organic media") for c in organic]:
+        out[c] = _check_spend(frame, c, role, all_zero_ok)
     for c in controls:
         out[c] = _check_numeric(frame, c, "control")
     for c in index_variables:

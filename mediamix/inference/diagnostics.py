@@ -72,7 +72,8 @@ def _predicted_mean(result: SampledFit) -> np.ndarray:
     post = result.posterior
     mu = post["baseline"] + post["channel_contribution"].sum("channel")
     # skipna=False: a NaN draw (a sampler stopped early) must make R² NaN, not vanish
-    return np.asarray(mu.mean(("chain", "draw"), skipna=False).values)
+    # a geo model's (date, geo) flattens date-major: the order of its long frame's rows
+    return np.asarray(mu.mean(("chain", "draw"), skipna=False).values).reshape(-1)
 
 
 def _sampler_stats(result: SampledFit) -> dict[str, Any]:

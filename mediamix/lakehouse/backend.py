@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -105,8 +106,9 @@ class Backend(Protocol):
         mode: WriteMode,
         replace_schema: bool,
         metadata: dict[str, str],
+        partition_by: Sequence[str] = (),
     ) -> int | None:
-        """Write ``df`` as one commit; return the new version."""
+        """Write ``df`` as one commit, partitioned by ``partition_by``; return the new version."""
         ...
 
     def merge(

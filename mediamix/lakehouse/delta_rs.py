@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import gc
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,13 @@ class DeltaRsBackend:
         mode: WriteMode,
         replace_schema: bool,
         metadata: dict[str, str],
+        partition_by: Sequence[str] = (),
     ) -> int | None:
-        """Write one commit with delta-rs, enforcing the table's schema unless replaced."""
+        """Write one commit with delta-rs, enforcing the table's schema unless replaced.
+
+        ``partition_by`` (such as ``["geo"]``) lays the files out by those columns, so that a
+        read of one geo touches only its files.
+        """
         from deltalake import CommitProperties, write_deltalake
 
         data = to_arrow(df, table)
@@ -95,6 +101,7 @@ class DeltaRsBackend:
             mode=mode,
             schema_mode="overwrite" if replace_schema and mode == "overwrite" else None,
             commit_properties=CommitProperties(custom_metadata=metadata),
+            partition_by=list(partition_by) or None,
         )
         return self.version(table)
 

@@ -13,20 +13,30 @@ from __future__ import annotations
 
 import glob
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from mediamix.data.frames import Frequency
 from mediamix.errors import MediamixError
 from mediamix.lakehouse.backend import Backend
 from mediamix.lakehouse.names import LakeError, TableName
-from mediamix.lakehouse.quality import META_COLUMNS, DataQualityError, Issue, normalize_name
+from mediamix.lakehouse.quality import (
+    GEO_COLUMN,
+    META_COLUMNS,
+    POPULATION_COLUMN,
+    DataQualityError,
+    Issue,
+    normalize_name,
+)
 from mediamix.lakehouse.tables import looks_like_table_name, read_table
 
 if TYPE_CHECKING:
     from mediamix.data.generator import SyntheticData
+    from mediamix.data.geo_generator import GeoSyntheticData
 
 __all__ = [
     "FEEDS",
@@ -37,6 +47,7 @@ __all__ = [
     "feeds_in_folder",
     "read_feed",
     "synthetic_feeds",
+    "synthetic_frequency",
 ]
 
 #: The kinds of feed, in pipeline order.
@@ -71,14 +82,17 @@ def _normalize_columns(frame: pd.DataFrame, kind: str, source: str) -> pd.DataFr
     bad = [str(c) for c, n in zip(frame.columns, names, strict=True) if not n or n in META_COLUMNS]
     dupes = sorted({n for n in names if n and names.count(n) > 1})
     missing = [c for c in _REQUIRED[kind] if c not in names]
-    columns = [n for n in names if n != "date"]
+    columns = [n for n in names if n not in ("date", GEO_COLUMN, POPULATION_COLUMN)]
     problems = []
     if bad or dupes:
         problems.append(f"unusable or repeated column names {bad + dupes}")
     if missing:
         problems.append(f"missing required columns {missing}")
     if kind == "outcome" and len(columns) != 1:
-        problems.append(f"needs exactly one column besides 'date' (the outcome), got {columns}")
+        problems.append(
+            f"needs exactly one column besides 'date', '{GEO_COLUMN}' and '{POPULATION_COLUMN}' "
+            f"(the outcome), got {columns}"
+        )
     if problems:
         reason = f"the {kind} feed " + "; ".join(problems)
         header = ", ".join(str(c) for c in frame.columns)
@@ -257,13 +271,45 @@ def empty_feed(kind: str) -> Feed:
     return Feed(kind, pd.DataFrame({"date": pd.Series(dtype="str")}), "")
 
 
-def synthetic_feeds(data: SyntheticData) -> dict[str, Feed]:
+def _synthetic_layout(
+    data: SyntheticData | GeoSyntheticData,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Generator output as ``(frame, facts)``: channels, outcome, seed and the key columns.
+
+    Geo data (its truth is JSON) gets its geo and population columns renamed to ``geo`` and
+    ``population``, the names the pipeline gives them.
+    """
+    truth = data.truth
+    if isinstance(truth, Mapping):
+        names = {truth["geo_column"]: GEO_COLUMN}
+        if truth.get("population_column"):
+            names[truth["population_column"]] = POPULATION_COLUMN
+        frame = data.data.rename(columns=names)
+        channels, outcome, seed = list(truth["channels"]), str(truth["outcome"]), truth["seed"]
+        frequency = truth.get("frequency")
+    else:
+        frame, channels = data.data, [str(c) for c in truth.contributions.columns]
+        outcome = str(truth.meta.get("outcome", frame.columns[-1]))
+        seed, frequency = truth.seed, truth.meta.get("frequency")
+    keys = ["date", *([GEO_COLUMN] if GEO_COLUMN in frame.columns else [])]
+    extra = [POPULATION_COLUMN] if len(keys) > 1 and POPULATION_COLUMN in frame.columns else []
+    facts = {"channels": channels, "outcome": outcome, "seed": seed, "keys": keys, "extra": extra}
+    return frame, facts | {"frequency": "daily" if frequency == "daily" else "weekly"}
+
+
+def synthetic_frequency(data: SyntheticData | GeoSyntheticData) -> Frequency:
+    """The gold grid of generator output: ``daily`` or ``weekly``, as the data were generated."""
+    return "daily" if _synthetic_layout(data)[1]["frequency"] == "daily" else "weekly"
+
+
+def synthetic_feeds(data: SyntheticData | GeoSyntheticData) -> dict[str, Feed]:
     """Turn generator output into raw feeds: long per-channel spend, outcome and controls.
 
     Parameters
     ----------
-    data : SyntheticData
-        The generator's result.
+    data : SyntheticData or GeoSyntheticData
+        The generator's result (national, or geo data from
+        :func:`~mediamix.data.geo_generator.generate_geos`).
 
     Returns
     -------
@@ -271,19 +317,24 @@ def synthetic_feeds(data: SyntheticData) -> dict[str, Feed]:
         ``{"spend": Feed, "outcome": Feed}`` and ``"controls"`` if the data has controls; values
         rendered as text
         (floats with ``repr``, so the gold table reproduces the generated numbers exactly).
+        Geo data keeps ``geo`` in every feed, and ``population`` in the outcome feed.
     """
-    frame, truth = data.data, data.truth
-    channels = list(truth.contributions.columns)
-    outcome = str(truth.meta.get("outcome", frame.columns[-1]))
-    controls = [c for c in frame.columns if c not in ("date", outcome, *channels)]
-    label = f"generator(seed={truth.seed})"
-    long = frame.melt(id_vars="date", value_vars=channels, var_name="channel", value_name="spend")
+    frame, facts = _synthetic_layout(data)
+    keys, extra, channels, outcome = (
+        facts["keys"],
+        facts["extra"],
+        facts["channels"],
+        facts["outcome"],
+    )
+    controls = [c for c in frame.columns if c not in (*keys, outcome, *channels, *extra)]
+    label = f"generator(seed={facts['seed']})"
+    long = frame.melt(id_vars=keys, value_vars=channels, var_name="channel", value_name="spend")
     feeds = {
         "spend": read_feed("spend", long, label=f"{label}/spend"),
-        "outcome": read_feed("outcome", frame[["date", outcome]], label=f"{label}/outcome"),
+        "outcome": read_feed("outcome", frame[[*keys, outcome, *extra]], label=f"{label}/outcome"),
     }
     if controls:
         feeds["controls"] = read_feed(
-            "controls", frame[["date", *controls]], label=f"{label}/controls"
+            "controls", frame[[*keys, *controls]], label=f"{label}/controls"
         )
     return feeds

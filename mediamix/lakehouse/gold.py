@@ -18,7 +18,13 @@ import pandas as pd
 
 from mediamix.data.frames import DATE_DTYPE, Frequency
 from mediamix.errors import MediamixError
-from mediamix.lakehouse.quality import MAX_EXAMPLES, META_COLUMNS, DataQualityError, Issue
+from mediamix.lakehouse.quality import (
+    MAX_EXAMPLES,
+    META_COLUMNS,
+    POPULATION_COLUMN,
+    DataQualityError,
+    Issue,
+)
 
 __all__ = ["MIN_PERIODS", "build_gold", "check_modelable", "feed_frequency"]
 
@@ -265,14 +271,15 @@ def check_modelable(gold: pd.DataFrame) -> None:
     Raises
     ------
     DataQualityError
-        ``too_few_periods`` (fewer than :data:`MIN_PERIODS` rows) or ``outcome_constant``
-        (the last column, the outcome, takes one value).
+        ``too_few_periods`` (fewer than :data:`MIN_PERIODS` dates) or ``outcome_constant``
+        (the outcome, the last column before any ``population``, takes one value).
     """
-    outcome = str(gold.columns[-1])
+    outcome = [str(c) for c in gold.columns if c != POPULATION_COLUMN][-1]
+    periods = int(gold["date"].nunique()) if "date" in gold.columns else len(gold)
     issues = []
-    if len(gold) < MIN_PERIODS:
-        reason = f"gold would have {len(gold)} period(s); a model needs at least {MIN_PERIODS}"
-        issues.append(Issue("too_few_periods", "date", reason, len(gold), ()))
+    if periods < MIN_PERIODS:
+        reason = f"gold would have {periods} period(s); a model needs at least {MIN_PERIODS}"
+        issues.append(Issue("too_few_periods", "date", reason, periods, ()))
     values = gold[outcome].dropna().unique()
     if len(gold) and len(values) <= 1:
         shown = values[0] if len(values) else "missing"

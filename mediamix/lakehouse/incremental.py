@@ -35,6 +35,7 @@ from mediamix.lakehouse.backend import (
     frame_fingerprint,
 )
 from mediamix.lakehouse.feeds import FEEDS, read_feed
+from mediamix.lakehouse.geo import gold_partitions, with_geo
 from mediamix.lakehouse.gold import check_modelable
 from mediamix.lakehouse.medallion import (
     IngestReport,
@@ -67,7 +68,7 @@ ADDED_KEY = "mediamix.added"
 RESTATED_KEY = "mediamix.restated"
 #: Commit metadata of a bronze append: the delivery's content hash.
 DELIVERY_KEY = "mediamix.delivery"
-#: The key columns of each silver table (gold's is ``date``).
+#: The key columns of each silver table (gold's is ``date``); geo data adds ``geo`` to each.
 KEYS: dict[str, list[str]] = {
     "spend": ["date", "channel"],
     "outcome": ["date"],
@@ -277,8 +278,9 @@ def _diff_silver(
     for kind in FEEDS:
         current = _current(be, silver[kind], delivery[kind])
         incoming = delivery[kind] if kind in delivered else current.iloc[0:0]
-        changes[kind] = diff_rows(current, incoming, KEYS[kind])
-        merged[kind] = upsert(current, changes[kind].rows, KEYS[kind])
+        keys = with_geo(KEYS[kind], current, incoming)
+        changes[kind] = diff_rows(current, incoming, keys)
+        merged[kind] = upsert(current, changes[kind].rows, keys)
     return changes, merged
 
 
@@ -295,15 +297,19 @@ def _merge_together(
     """MERGE silver, then gold; if gold fails, put back the silver tables merged."""
     before = versions_before(be, list(silver.values()))
     written = [
-        ("silver", _merge(be, silver[k], changes[k], merged[k], KEYS[k], why)) for k in FEEDS
+        ("silver", _merge(be, silver[k], changes[k], merged[k], with_geo(KEYS[k], merged[k]), why))
+        for k in FEEDS
     ]
     try:
-        current = _current(be, gold_name, gold)
+        current, keys = _current(be, gold_name, gold), with_geo(["date"], gold)
         if list(current.columns) == list(gold.columns):
-            res = _merge(be, gold_name, diff_rows(current, gold, ["date"]), gold, ["date"], why)
+            res = _merge(be, gold_name, diff_rows(current, gold, keys), gold, keys, why)
         else:  # a new channel or control: gold's columns change, so it is rewritten whole
             meta = {REASON_KEY: f"{why}; columns changed"}
-            res = write_table(gold, gold_name, replace_schema=True, metadata=meta, backend=be)
+            by = gold_partitions(gold)
+            res = write_table(
+                gold, gold_name, replace_schema=True, metadata=meta, partition_by=by, backend=be
+            )
     except Exception as exc:
         restore_tables(be, before, written, f"gold merge failed: {type(exc).__name__}")
         raise

@@ -6,7 +6,8 @@
   ``mmm_quarantine`` with the rule, the column and the reason; by default any reject fails the
   run after bronze and the quarantine are written (silver and gold keep their versions).
 - **gold**: ``mmm_gold``, one row per period on a complete date grid: ``date``, one spend column
-  per channel (zero where no spend), controls, the outcome.
+  per channel (zero where no spend), controls, the outcome. Geo data (feeds with a ``geo``
+  column) gives one row per date and geo, partitioned by geo (:mod:`mediamix.lakehouse.geo`).
 
 Each step reads the previous layer's tables and overwrites its own; a write whose content equals
 the table's current version is skipped, so re-running on the same input is idempotent and
@@ -18,9 +19,7 @@ creates no versions. :func:`ingest` computes every layer in memory before it wri
   before silver is written, and if writing gold still fails, each silver table written in the
   run is put back to its previous content (a commit recorded with the reason).
 
-The
-feeds are read by :mod:`mediamix.lakehouse.feeds`, silver's row rules are in
-:mod:`mediamix.lakehouse.quality` and gold's grid rules in :mod:`mediamix.lakehouse.gold`.
+Feeds: ``lakehouse.feeds``; row rules: ``lakehouse.quality``; grid rules: ``lakehouse.gold``.
 """
 
 from __future__ import annotations
@@ -36,8 +35,16 @@ import pandas as pd
 from mediamix.data.frames import TIMESTAMP_DTYPE, Frequency
 from mediamix.errors import MediamixError
 from mediamix.lakehouse.backend import Backend, WriteResult, frame_fingerprint
-from mediamix.lakehouse.feeds import FEEDS, Feed, empty_feed, read_feed, synthetic_feeds
-from mediamix.lakehouse.gold import MIN_PERIODS, build_gold, check_modelable
+from mediamix.lakehouse.feeds import (
+    FEEDS,
+    Feed,
+    empty_feed,
+    read_feed,
+    synthetic_feeds,
+    synthetic_frequency,
+)
+from mediamix.lakehouse.geo import build_any_gold, gold_partitions
+from mediamix.lakehouse.gold import MIN_PERIODS, check_modelable
 from mediamix.lakehouse.names import TableName
 from mediamix.lakehouse.quality import (
     DataQualityError,
@@ -49,10 +56,12 @@ from mediamix.lakehouse.quality import (
     validate_outcome,
     validate_spend,
 )
+from mediamix.lakehouse.restore import RESTORE_KEY, restore_tables, versions_before
 from mediamix.lakehouse.tables import get_backend, read_table, resolve_backend, write_table
 
 if TYPE_CHECKING:
     from mediamix.data.generator import SyntheticData
+    from mediamix.data.geo_generator import GeoSyntheticData
 
 __all__ = [
     "MIN_PERIODS",
@@ -69,9 +78,6 @@ __all__ = [
     "table_name",
     "versions_before",
 ]
-
-#: Commit metadata key of a silver table put back after a failed gold write.
-RESTORE_KEY = "mediamix.restored_to"
 
 TABLES: dict[str, str] = {
     "bronze_spend": "mmm_bronze_spend",
@@ -316,9 +322,16 @@ def gold_step(
     report = report if report is not None else IngestReport()
     silver = {k: read_table(table_name(f"silver_{k}", catalog, schema), backend=be) for k in FEEDS}
     gold = _gold(silver, frequency, channels, report)
-    name = table_name("gold", catalog, schema)
-    report.writes.append(("gold", write_table(gold, name, replace_schema=True, backend=be)))
+    report.writes.append(("gold", _write_gold(gold, catalog, schema, be)))
     return report
+
+
+def _write_gold(
+    gold: pd.DataFrame, catalog: str | None, schema: str | None, be: Backend
+) -> WriteResult:
+    """Write gold (partitioned by geo for geo data)."""
+    name, by = table_name("gold", catalog, schema), gold_partitions(gold)
+    return write_table(gold, name, replace_schema=True, partition_by=by, backend=be)
 
 
 def _gold(
@@ -330,13 +343,8 @@ def _gold(
     """The gold frame from silver's rows (in feed order); its notes go to ``report``."""
     ordered = {k: f.sort_values(["source", "source_row"], kind="stable") for k, f in silver.items()}
     expected = None if channels is None else [normalize_name(c) for c in channels]
-    gold, notes = build_gold(
-        ordered["spend"],
-        ordered["outcome"],
-        ordered["controls"],
-        frequency=frequency,
-        channels=expected,
-    )
+    feeds = [ordered[k] for k in FEEDS]  # spend, outcome, controls
+    gold, notes = build_any_gold(*feeds, frequency=frequency, channels=expected)
     report.notes += notes
     return gold
 
@@ -437,41 +445,15 @@ def _write_together(
     before = versions_before(be, [table_name(f"silver_{k}", catalog, schema) for k in FEEDS])
     written = _write_silver(silver, catalog, schema, be)
     try:
-        gold_name = table_name("gold", catalog, schema)
-        res = write_table(gold, gold_name, replace_schema=True, backend=be)
+        res = _write_gold(gold, catalog, schema, be)
     except Exception as exc:
         restore_tables(be, before, written, f"gold write failed: {type(exc).__name__}")
         raise
     report.writes += [*written, ("gold", res)]
 
 
-def versions_before(be: Backend, tables: Sequence[TableName]) -> dict[TableName, int | None]:
-    """Each table's current version (``None`` where it does not exist yet)."""
-    return {t: be.version(t) if be.exists(t) else None for t in tables}
-
-
-def restore_tables(
-    be: Backend,
-    before: Mapping[TableName, int | None],
-    written: Sequence[tuple[str, WriteResult]],
-    reason: str,
-) -> None:
-    """Put each table written in this run back to its content at ``before`` (a new commit).
-
-    The commit records :data:`RESTORE_KEY` = ``version N (reason)`` in the table's history.
-    A table that did not exist before keeps what was written: there is nothing to go back to.
-    """
-    for _, w in written:
-        version = before.get(w.table)
-        if w.skipped or version is None:
-            continue
-        previous = be.read(w.table, version=version)
-        meta = {RESTORE_KEY: f"version {version} ({reason})"}
-        write_table(previous, w.table, replace_schema=True, metadata=meta, backend=be)
-
-
 def ingest_synthetic(
-    data: SyntheticData,
+    data: SyntheticData | GeoSyntheticData,
     *,
     catalog: str | None = None,
     schema: str | None = None,
@@ -482,8 +464,8 @@ def ingest_synthetic(
 
     Parameters
     ----------
-    data : SyntheticData
-        From :meth:`~mediamix.data.generator.Generator.generate`.
+    data : SyntheticData or GeoSyntheticData
+        From :meth:`~mediamix.data.generator.Generator.generate` or ``generate_geos``.
     catalog, schema, backend, lakehouse
         As in :func:`ingest`.
 
@@ -494,6 +476,6 @@ def ingest_synthetic(
     """
     be = resolve_backend(backend, lakehouse)
     feeds = synthetic_feeds(data)
-    frequency: Frequency = "daily" if data.truth.meta.get("frequency") == "daily" else "weekly"
-    channels = list(data.truth.contributions.columns)
+    frequency = synthetic_frequency(data)
+    channels = list(dict.fromkeys(feeds["spend"].frame["channel"]))  # in the data's order
     return _run(feeds, channels, frequency, False, catalog, schema, be)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,14 +23,17 @@ from mediamix.data.validation import MAX_MAGNITUDE
 from mediamix.errors import MediamixError
 
 __all__ = [
+    "GEO_COLUMN",
     "MAX_EXAMPLES",
     "META_COLUMNS",
+    "POPULATION_COLUMN",
     "QUARANTINE_COLUMNS",
     "RULES",
     "DataQualityError",
     "Issue",
     "empty_rejects",
     "normalize_name",
+    "outcome_name",
     "parse_dates",
     "parse_numbers",
     "summarize",
@@ -47,8 +50,12 @@ RULES: dict[str, str] = {
     "value_absurd": "a finite value of magnitude 1e15 or more (a unit or typing error)",
     "spend_negative": "a negative spend",
     "channel_unknown": "a channel that is not expected, empty, or not a valid column name",
-    "duplicate_conflict": "several rows for one key (date, or date and channel) that disagree",
+    "duplicate_conflict": "several rows for one key (date, or date and channel, and geo when "
+    "there is one) that disagree",
     "channel_missing": "an expected channel with no spend rows",
+    "geo_missing": "a row with no geo in a feed that has a geo column",
+    "geo_mismatch": "geos that differ between feeds, a geo with its own date grid, or a "
+    "population that is missing, not positive or not constant within its geo",
     "date_grid_gap": "periods missing from the date grid: no outcome (or control) for them",
     "frequency_mixed": "dates that follow no single daily or weekly grid, or do not fit the "
     "target frequency",
@@ -56,6 +63,10 @@ RULES: dict[str, str] = {
 
 # Columns the pipeline adds to bronze rows; everything else in a bronze table is input data.
 META_COLUMNS = ("source", "source_row", "ingested_at")
+#: The optional geo column of every feed (long data: one row per date and geo).
+GEO_COLUMN = "geo"
+#: The optional population column of the outcome feed (constant per geo).
+POPULATION_COLUMN = "population"
 QUARANTINE_COLUMNS = (
     "feed",
     "source",
@@ -261,6 +272,42 @@ def _typed(bronze: pd.DataFrame, **cols: pd.Series) -> pd.DataFrame:
     )
 
 
+def _geo(bronze: pd.DataFrame, feed: str) -> tuple[dict[str, pd.Series], list[pd.DataFrame]]:
+    """The geo column as typed text (``{}`` without one) and the rows that have no geo."""
+    if GEO_COLUMN not in bronze.columns:
+        return {}, []
+    geo = _text(bronze[GEO_COLUMN])
+    missing = geo.str.lower().isin(_MISSING_TOKENS)
+    reason = f"{feed} row has no geo (column {GEO_COLUMN!r} is empty); every row needs one"
+    return {GEO_COLUMN: geo}, [_reject(bronze, missing, feed, "geo_missing", GEO_COLUMN, reason)]
+
+
+def _channel_names(
+    bronze: pd.DataFrame, channels: Sequence[str] | None
+) -> tuple[pd.Series, list[pd.DataFrame]]:
+    """Normalized channel names of a spend feed, and the rows whose channel is unusable."""
+    names = _text(bronze["channel"]).map(normalize_name)
+    raw_names = _text(bronze["channel"]).map(repr)
+    invalid = names.eq("") | names.eq("date")
+    rejects = [
+        _reject(
+            bronze,
+            invalid,
+            "spend",
+            "channel_unknown",
+            "channel",
+            raw_names + " is empty, reserved or not a usable column name",
+        ),
+    ]
+    if channels is not None:
+        unknown = ~invalid & ~names.isin(list(channels))
+        allowed = f" is not one of the expected channels {sorted(channels)}"
+        rejects.append(
+            _reject(bronze, unknown, "spend", "channel_unknown", "channel", raw_names + allowed)
+        )
+    return names, rejects
+
+
 def validate_spend(
     bronze: pd.DataFrame, channels: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
@@ -283,26 +330,8 @@ def validate_spend(
         Exact duplicate rows that were collapsed.
     """
     dates, date_rejects = _check_dates(bronze, "spend")
-    names = _text(bronze["channel"]).map(normalize_name)
-    raw_names = _text(bronze["channel"]).map(repr)
-    invalid = names.eq("") | names.eq("date")
-    rejects = [
-        date_rejects,
-        _reject(
-            bronze,
-            invalid,
-            "spend",
-            "channel_unknown",
-            "channel",
-            raw_names + " is empty, reserved or not a usable column name",
-        ),
-    ]
-    if channels is not None:
-        unknown = ~invalid & ~names.isin(list(channels))
-        allowed = f" is not one of the expected channels {sorted(channels)}"
-        rejects.append(
-            _reject(bronze, unknown, "spend", "channel_unknown", "channel", raw_names + allowed)
-        )
+    names, rejects = _channel_names(bronze, channels)
+    rejects.insert(0, date_rejects)
     spend, value_rejects = _check_values(bronze, "spend", "spend", "spend")
     negative = spend < 0
     rejects += value_rejects
@@ -316,20 +345,44 @@ def validate_spend(
             "spend " + spend.astype(str) + " is negative",
         )
     )
-    found = _concat(rejects)
-    typed = _typed(bronze, date=dates, channel=names, spend=spend).drop(index=found.index.unique())
-    typed, dup_rejects, removed = _dedupe(typed, bronze, ["date", "channel"], ["spend"], "spend")
+    geo, geo_rejects = _geo(bronze, "spend")
+    found = _concat(rejects + geo_rejects)
+    typed = _typed(bronze, date=dates, **geo, channel=names, spend=spend)
+    typed = typed.drop(index=found.index.unique())
+    keys = ["date", *geo, "channel"]
+    typed, dup_rejects, removed = _dedupe(typed, bronze, keys, ["spend"], "spend")
     return typed.reset_index(drop=True), _concat([found, dup_rejects]), removed
 
 
+def outcome_name(columns: Iterable[object]) -> str:
+    """The outcome column of an outcome feed: the one that is not date, geo, population or meta."""
+    skip = ("date", GEO_COLUMN, POPULATION_COLUMN, *META_COLUMNS)
+    return next(str(c) for c in columns if c not in skip)
+
+
 def validate_outcome(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Type and validate a bronze outcome feed (``date, <outcome>``); see :func:`validate_spend`."""
-    name = _raw_columns(bronze)[1]
+    """Type and validate a bronze outcome feed (``date, <outcome>``); see :func:`validate_spend`.
+
+    With a ``geo`` column, rows are keyed by (date, geo); an optional ``population`` column
+    must be a positive number (its constancy within a geo is a gold rule).
+    """
+    name = outcome_name(bronze.columns)
     dates, date_rejects = _check_dates(bronze, "outcome")
     values, value_rejects = _check_values(bronze, name, "outcome", f"outcome {name!r}")
-    found = _concat([date_rejects, *value_rejects])
-    typed = _typed(bronze, date=dates, **{name: values}).drop(index=found.index.unique())
-    typed, dup_rejects, removed = _dedupe(typed, bronze, ["date"], [name], "outcome")
+    geo, geo_rejects = _geo(bronze, "outcome")
+    found_list = [date_rejects, *value_rejects, *geo_rejects]
+    columns = {**geo, name: values}
+    if geo and POPULATION_COLUMN in bronze.columns:
+        pop, pop_rejects = _check_values(bronze, POPULATION_COLUMN, "outcome", "population")
+        bad = pd.Series(pop.le(0).to_numpy(), index=bronze.index)
+        reason = "population " + pop.astype(str) + " is not positive"
+        pop_rejects.append(_reject(bronze, bad, "outcome", "geo_mismatch", "population", reason))
+        found_list += pop_rejects
+        columns[POPULATION_COLUMN] = pop
+    found = _concat(found_list)
+    typed = _typed(bronze, date=dates, **columns).drop(index=found.index.unique())
+    keys = ["date", *geo]
+    typed, dup_rejects, removed = _dedupe(typed, bronze, keys, [name], "outcome")
     return typed.reset_index(drop=True), _concat([found, dup_rejects]), removed
 
 
@@ -338,17 +391,18 @@ def validate_controls(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
 
     See :func:`validate_spend` for what is returned.
     """
-    names = _raw_columns(bronze)[1:]
+    names = [c for c in _raw_columns(bronze) if c not in ("date", GEO_COLUMN)]
     dates, date_rejects = _check_dates(bronze, "controls")
-    found_list, values = [date_rejects], {}
+    geo, geo_rejects = _geo(bronze, "controls")
+    found_list, values = [date_rejects, *geo_rejects], {}
     for name in names:
         values[name], rejects = _check_values(bronze, name, "controls", f"control {name!r}")
         found_list += rejects
     found = _concat(found_list)
-    typed = _typed(bronze, date=dates, **values).drop(index=found.index.unique())
+    typed = _typed(bronze, date=dates, **geo, **values).drop(index=found.index.unique())
     if not names:
         return typed.reset_index(drop=True), found, 0
-    typed, dup_rejects, removed = _dedupe(typed, bronze, ["date"], names, "controls")
+    typed, dup_rejects, removed = _dedupe(typed, bronze, ["date", *geo], names, "controls")
     return typed.reset_index(drop=True), _concat([found, dup_rejects]), removed
 
 

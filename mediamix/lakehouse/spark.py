@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -210,14 +211,20 @@ class SparkBackend:
         mode: WriteMode,
         replace_schema: bool,
         metadata: dict[str, str],
+        partition_by: Sequence[str] = (),
     ) -> int | None:
-        """Write with ``format(fmt)`` and ``saveAsTable``, enforcing the schema unless replaced."""
+        """Write with ``format(fmt)`` and ``saveAsTable``, enforcing the schema unless replaced.
+
+        ``partition_by`` partitions the table by those columns (``partitionBy``).
+        """
         sdf = self._to_spark(df, table)
         if self.exists(table) and (mode == "append" or not replace_schema):
             want = [(f.name, f.dataType.simpleString()) for f in sdf.schema.fields]
             schema_mismatch(table, self._spark_columns(table), want)
         self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name(table)}")
         writer = sdf.write.format(self.fmt).mode(mode)
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
         if self.delta:
             writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True))
             if replace_schema and mode == "overwrite":

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -141,6 +141,7 @@ def write_table(
     replace_schema: bool = False,
     fingerprint: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    partition_by: Sequence[str] = (),
     backend: Backend | None = None,
     lakehouse: str | Path | None = None,
 ) -> WriteResult:
@@ -164,6 +165,8 @@ def write_table(
     metadata : mapping, optional
         More commit metadata (keys ``mediamix.*``), such as why the commit was made; recorded
         in the table's history.
+    partition_by : sequence of str
+        Columns to partition by (``["geo"]`` for the gold table of geo data).
     backend, lakehouse
         As in :func:`read_table`.
 
@@ -182,7 +185,10 @@ def write_table(
         if last and last[0].metadata.get(FINGERPRINT_KEY) == fp:
             return WriteResult(table, last[0].version, len(df), skipped=True)
     meta = dict(metadata or {}) | {FINGERPRINT_KEY: fp}
-    version = be.write(df, table, mode=mode, replace_schema=replace_schema, metadata=meta)
+    parts = list(partition_by)
+    version = be.write(
+        df, table, mode=mode, replace_schema=replace_schema, metadata=meta, partition_by=parts
+    )
     return WriteResult(table, version, len(df))
 
 
@@ -280,8 +286,8 @@ def load_modeling_frame(
     Returns
     -------
     pandas.DataFrame
-        ``date`` as ``datetime64[us]``, index ``0..n-1``; a table's rows are sorted by date, a
-        file's keep their order (so the model's checks can report unsorted dates).
+        ``date`` as ``datetime64[us]``, index ``0..n-1``; a table's rows sorted by date (then
+        ``geo``), a file's in their order (so the model's checks can report unsorted dates).
 
     Raises
     ------
@@ -310,6 +316,6 @@ def load_modeling_frame(
             f"{date_format or 'ISO (2021-03-01)'}: {exc}"
         ) from None
     if looks_like_table_name(source):
-        # a table has no row order; a file's order is the user's and is validated, not fixed
-        df = df.sort_values("date", kind="stable")
+        # a table has no row order (nor has a geo table); a file's order is validated, not fixed
+        df = df.sort_values([c for c in ("date", "geo") if c in df.columns], kind="stable")
     return df.reset_index(drop=True)

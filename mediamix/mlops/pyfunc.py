@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mediamix.analysis.geo_plan import example_geo_plan
+from mediamix.analysis.geo_response import is_geo_fit
 from mediamix.analysis.predict import DEFAULT_DRAWS, example_plan
 from mediamix.inference.fit import FitResult
 
@@ -34,7 +36,8 @@ def model_signature(result: FitResult, draws: int = DEFAULT_DRAWS) -> Any:
     mlflow.models.ModelSignature
         Inputs ``date`` (dates or ISO date strings), one double per channel and control, one
         string per index variable; outputs as :func:`predict_plan` plus ``warning``; params
-        ``draws`` and ``hdi_prob``.
+        ``draws`` and ``hdi_prob``. A geo fit takes an optional geo column (string) and answers
+        with a ``geo`` column (:func:`~mediamix.analysis.geo_plan.predict_geo_plan`).
     """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
@@ -49,6 +52,10 @@ def model_signature(result: FitResult, draws: int = DEFAULT_DRAWS) -> Any:
     inputs += [ColSpec("string", c) for c in cfg.index_variables]
     names = [*_OUTPUTS, *(f"contribution_{c}" for c in [*cfg.channel_names, *cfg.organic_names])]
     outputs: list[Any] = [ColSpec("datetime", "date"), *(ColSpec("double", n) for n in names)]
+    if is_geo_fit(result):
+        # optional: a plan without it is national, split at the historical geo shares
+        inputs.insert(1, ColSpec("string", str(result.scalers.geo_column), required=False))
+        outputs.insert(1, ColSpec("string", "geo"))
     outputs.append(ColSpec("string", "warning"))
     params = ParamSchema(
         [ParamSpec("draws", "long", int(draws)), ParamSpec("hdi_prob", "double", cfg.hdi_prob)]
@@ -146,7 +153,7 @@ def log_model(
             artifacts={"fit": str(fit_path)},
             code_paths=[str(code)],
             signature=model_signature(result, draws),
-            input_example=example_plan(result),
+            input_example=example_geo_plan(result) if is_geo_fit(result) else example_plan(result),
             pip_requirements=model_requirements(),
             registered_model_name=registered_model_name,
         )

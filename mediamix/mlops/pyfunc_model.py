@@ -27,6 +27,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel, PythonModel
 
+from mediamix.analysis.geo_plan import predict_geo_plan
+from mediamix.analysis.geo_response import is_geo_fit
 from mediamix.analysis.predict import (
     DEFAULT_DRAWS,
     PlanRangeWarning,
@@ -105,6 +107,11 @@ class MediamixModel(PythonModel):
     scoring server answers with HTTP 400. ``date`` may hold dates or ISO date strings (a plan
     read from a CSV). Warnings about the plan (dates far outside the training window) come back
     in the ``warning`` column, empty when there are none.
+
+    A geo fit answers with :func:`~mediamix.analysis.geo_plan.predict_geo_plan`: a ``geo``
+    column, the national rows (``geo`` = ``national``) then each geo's. Its plan may have one
+    row per date and geo, or no geo column (a national plan, split at the fit's historical geo
+    shares); a geo the fit does not know is a 400 that names it and lists the known geos.
     """
 
     def __init__(self) -> None:
@@ -153,7 +160,8 @@ class MediamixModel(PythonModel):
             )
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                out = predict_plan(
+                predict = predict_geo_plan if is_geo_fit(self._result) else predict_plan
+                out = predict(
                     self._result,
                     plan,
                     draws=int(params.get("draws", DEFAULT_DRAWS)),

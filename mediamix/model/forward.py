@@ -23,6 +23,10 @@ Parameters come in one of two layouts:
 With a sample axis the media transforms see the samples laid side by side as columns,
 ``(time, sample * channel)`` with column ``s * channel + c``, so a transform runs once for all
 samples with per-column parameters. The outputs gain the same leading sample axis.
+
+A geo model's media term (:func:`media_geo`) is the same :func:`media` with the (geo, channel)
+pairs as columns ``g * channel + c``: transform parameters shared by the geos are tiled over them
+(:func:`geo_stages`), ``beta`` is per (geo, channel), and media is per capita.
 """
 
 from __future__ import annotations
@@ -47,8 +51,10 @@ __all__ = [
     "Group",
     "baseline",
     "carryover",
+    "geo_stages",
     "mean",
     "media",
+    "media_geo",
     "steady_state",
 ]
 
@@ -243,6 +249,106 @@ def steady_state(
     return out[0] if samples is None else out[:, 0, :]
 
 
+def _tile_last(value: Any, reps: int) -> Any:
+    """Repeat ``value`` ``reps`` times along its last axis: ``[a, b] -> [a, b, a, b]``."""
+    if isinstance(value, Variable):
+        return pt.tile(value, (1,) * (value.type.ndim - 1) + (reps,))
+    arr = np.asarray(value, dtype=np.float64)
+    return np.tile(arr, (1,) * (arr.ndim - 1) + (reps,))
+
+
+def geo_stages(stages: Sequence[Sequence[Group]], n_geo: int) -> list[list[Group]]:
+    """Transform stages over channels as stages over flattened (geo, channel) columns.
+
+    Column ``g * channel + c`` is channel ``c`` in geo ``g``; every geo shares the channel's
+    transform parameters, so each group's columns repeat once per geo and its values are
+    tiled to match (``(k,)`` to ``(geo * k,)``, ``(sample, k)`` to ``(sample, geo * k)``).
+
+    Parameters
+    ----------
+    stages : sequence of sequences of Group
+        The channel stages, as :func:`media` takes them.
+    n_geo : int
+        The number of geos.
+
+    Returns
+    -------
+    list of list of Group
+        The same stages for ``n_geo * channel`` columns.
+    """
+    out = []
+    for groups in stages:
+        n_channel = sum(len(g.columns) for g in groups)
+        offsets = np.arange(n_geo)[:, None] * n_channel
+        out.append(
+            [
+                Group(
+                    g.transform,
+                    (offsets + np.asarray(g.columns, dtype=np.intp)[None, :]).reshape(-1),
+                    {p: _tile_last(v, n_geo) for p, v in g.values.items()},
+                )
+                for g in groups
+            ]
+        )
+    return out
+
+
+def _geo_shape(beta: Any) -> tuple[int | None, int, int]:
+    """``(samples or None, geo, channel)`` of a ``(geo, channel)`` or ``(sample, geo, channel)``."""
+    shape = beta.type.shape if isinstance(beta, Variable) else np.shape(beta)
+    if len(shape) == 3 and not isinstance(beta, Variable):
+        return int(shape[0]), int(shape[1]), int(shape[2])
+    if len(shape) != 2 or shape[0] is None or shape[1] is None:
+        raise ForwardInputError(
+            "beta must be (geo, channel) with a static shape, or a numpy array (sample, geo, "
+            f"channel); got shape {shape} of {type(beta).__name__}"
+        )
+    return None, int(shape[0]), int(shape[1])
+
+
+def media_geo(spend: Any, spend_max: Any, stages: Sequence[Sequence[Group]], beta: Any) -> Any:
+    """Each (geo, channel)'s media term, model units: :func:`media` over flattened columns.
+
+    The transforms' parameters are shared by every geo; ``beta`` is per (geo, channel). The
+    (geo, channel) pairs become the columns ``g * channel + c`` of one :func:`media` call, so
+    a transform runs once for all geos (and samples), with no loop over geos.
+
+    Parameters
+    ----------
+    spend : array_like or TensorVariable
+        Media per capita, ``(time, geo, channel)`` shared by every sample, or
+        ``(sample, time, geo, channel)``. Before the first row counts as 0.
+    spend_max : array_like or TensorVariable
+        ``(channel,)``, the model's scale of media per capita (the same for every geo).
+    stages : sequence of sequences of Group
+        The channel stages as :func:`media` takes them: values ``(k,)`` or ``(sample, k)``.
+    beta : array_like or TensorVariable
+        ``(geo, channel)`` (a PyTensor variable needs a static shape), or a numpy array
+        ``(sample, geo, channel)``; its shape decides the layout every parameter follows.
+
+    Returns
+    -------
+    numpy.ndarray or TensorVariable
+        ``(time, geo, channel)``, or ``(sample, time, geo, channel)`` with a sample axis; per
+        capita, model units (multiply by ``y_scale`` and the geo's population for outcome).
+
+    Raises
+    ------
+    ForwardInputError
+        If ``beta`` or the parameter values do not fit the geos, channels or samples.
+    """
+    samples, n_geo, n_channel = _geo_shape(beta)
+    width = n_geo * n_channel
+    if samples is None:
+        flat_spend = spend.reshape((spend.shape[0], width))
+        flat_beta = beta.reshape((width,))
+    else:
+        flat_spend = spend.reshape((*spend.shape[:-2], width))
+        flat_beta = np.asarray(beta, dtype=np.float64).reshape((samples, width))
+    out = media(flat_spend, _tile_last(spend_max, n_geo), geo_stages(stages, n_geo), flat_beta)
+    return out.reshape((*out.shape[:-1], n_geo, n_channel))
+
+
 @dataclass(frozen=True)
 class BaselineInputs:
     """The data the baseline terms read, one row per date; a term is off when its data is None.
@@ -259,6 +365,9 @@ class BaselineInputs:
         ``(time, control)`` in original units, and ``(control,)`` their scale.
     index_codes : mapping
         Index variable name to ``(time,)`` integer level codes, 0 being the reference level.
+    geo_codes : array_like or TensorVariable, optional
+        ``(time,)`` integer geo of each row when rows are (date, geo) pairs: the baseline then
+        adds ``params["geo_intercept"][geo_codes]``, each geo's offset from ``intercept``.
     """
 
     n_time: int
@@ -267,6 +376,7 @@ class BaselineInputs:
     controls: Any = None
     control_scale: Any = None
     index_codes: Mapping[str, Any] = field(default_factory=dict)
+    geo_codes: Any = None
 
 
 @dataclass(frozen=True)
@@ -310,8 +420,9 @@ def baseline(inputs: BaselineInputs, params: Mapping[str, Any]) -> BaselineTerms
         The dates' data.
     params : mapping
         By random variable name: ``intercept``; ``trend_slope``, ``seasonality_coef``,
-        ``control_coef`` and ``<variable>_effect`` for the terms ``inputs`` switches on. All
-        without a sample axis, or all with one (``intercept`` of shape ``(sample,)``).
+        ``control_coef``, ``<variable>_effect`` and ``geo_intercept`` (``(geo,)``) for the
+        terms ``inputs`` switches on. All without a sample axis, or all with one (``intercept``
+        of shape ``(sample,)``).
 
     Returns
     -------
@@ -335,6 +446,8 @@ def baseline(inputs: BaselineInputs, params: Mapping[str, Any]) -> BaselineTerms
         total = total + contribution.sum(axis=-1)
     for name, codes in inputs.index_codes.items():
         total = total + _reference_coded(params[f"{name}_effect"], codes, sampled, xp)
+    if inputs.geo_codes is not None:
+        total = total + params["geo_intercept"][..., inputs.geo_codes]
     shape = (intercept.shape[0], inputs.n_time) if sampled else (inputs.n_time,)
     return BaselineTerms(xp.broadcast_to(total, shape), season, contribution)
 

@@ -17,8 +17,9 @@ import yaml
 
 from mediamix.analysis import metrics
 from mediamix.analysis.constraints import BoundsSpec
+from mediamix.analysis.geo_response import current_spend_of, steady_state_response
 from mediamix.analysis.optimize import Allocation, optimize_budget
-from mediamix.analysis.response import MediaParameters, SteadyStateResponse
+from mediamix.analysis.response import SteadyStateResponse
 from mediamix.analysis.scenarios import ResponseCurves, response_curves
 from mediamix.inference.diagnostics import Diagnostics
 from mediamix.inference.fit import FitResult
@@ -157,8 +158,8 @@ def compute_views(
     -------
     FitViews
     """
-    response = response or SteadyStateResponse(MediaParameters.from_fit(result))
-    current = metrics.current_spend(result)
+    response = response or steady_state_response(result)  # national for a geo fit too
+    current = current_spend_of(result)
     recommendation = optimize_budget(
         result, float(current.sum()), bounds=DEFAULT_BOUNDS, response=response
     )

@@ -235,3 +235,28 @@ def test_delta_on_spark(spark: Any) -> None:
     assert [h.version for h in history] == [1, 0]
     assert history[0].metadata[FINGERPRINT_KEY] == frame_fingerprint(sample_frame(scale=2.0))
     assert isinstance(lake.get_backend(), SparkBackend)
+
+
+def test_geo_gold_on_spark_is_partitioned_by_geo(parquet: SparkBackend, spark: Any) -> None:
+    schema = parquet.test_schema  # type: ignore[attr-defined]
+    weeks = pd.date_range("2024-01-01", periods=3, freq="7D")
+    spend = pd.DataFrame(
+        [
+            {"date": d, "geo": g, "channel": "tv", "spend": 1.0 + i}
+            for g in "ab"
+            for i, d in enumerate(weeks)
+        ]
+    )
+    outcome = pd.DataFrame(
+        [
+            {"date": d, "geo": g, "sales": 10.0 * (i + 1), "population": 5.0}
+            for g in "ab"
+            for i, d in enumerate(weeks)
+        ]
+    )
+    ingest(spend, outcome, schema=schema, backend=parquet)
+    gold = lake.load_modeling_frame(f"main.{schema}.mmm_gold", backend=parquet)
+    assert sorted(gold.columns) == ["date", "geo", "population", "sales", "tv"]
+    assert gold["geo"].tolist() == ["a", "b"] * 3
+    columns = spark.catalog.listColumns(f"{schema}.mmm_gold")
+    assert [c.name for c in columns if c.isPartition] == ["geo"]

@@ -1,0 +1,275 @@
+"""The hierarchical geo model: one row per (date, geo), channel effects partially pooled.
+
+Per capita, on the model's scale (media per capita / its national max per channel, outcome per
+capita / one ``y_scale``)::
+
+    mu_tg       = intercept + geo_intercept_g + trend_t + seasonality_t + controls_tg
+                  + sum_c beta_geo_gc * saturation_c(adstock_c(spend_tgc / pop_g / spend_max_c))
+    beta_geo_gc = beta_c * exp(beta_geo_sd_c * beta_geo_raw_gc),   beta_geo_raw ~ N(0, 1)
+    geo_intercept_g ~ Normal(0, geo_intercept_sd)   (centred: every period informs it)
+    y_tg / pop_g / y_scale ~ Normal(mu_tg, sigma)   (or StudentT)
+
+Scaling per capita lets geos of very different size share one saturation curve; adstock and
+saturation parameters, trend, seasonality and control coefficients are shared by all geos.
+The media term is :func:`mediamix.model.forward.media_geo` (the (geo, channel) pairs as columns
+of the one forward pass) and the baseline :func:`mediamix.model.forward.baseline` over the
+(date, geo) rows, so nothing loops over geos. ``channel_contribution`` (date, geo, channel) and
+``baseline`` (date, geo) are in original outcome units (per capita times population).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from mediamix.config.model import ModelConfig
+from mediamix.data.columns import exposure_inputs
+from mediamix.data.geo import validate_geo_frame
+from mediamix.data.validation import infer_frequency
+from mediamix.model import forward
+from mediamix.model.parameters import media_stages, parameter_groups, prior_rv, scalar_rv
+from mediamix.model.scalers import FloatArray, ModelData, Scalers, fourier_features
+
+__all__ = ["build_geo_model", "geo_cube", "prepare_geo_data"]
+
+
+def prepare_geo_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
+    """Validate a long (date, geo) frame and derive the per-capita scalers.
+
+    Returns
+    -------
+    ModelData
+        The frame sorted by date then geo, and scalers whose ``spend_max``, ``organic_max`` and
+        ``y_scale`` are per capita (national maxima), with ``geos`` and ``population``.
+
+    Raises
+    ------
+    DataValidationError
+        If the frame does not fit the config (see :mod:`mediamix.data.geo`).
+    """
+    assert config.geo is not None
+    exposed = config.exposure_channels
+    frame = exposure_inputs(frame, config)
+    frame = frame.drop(columns=[e for e, _ in exposed.values() if e in frame.columns])
+    media = [*config.channels.values(), *config.organic_channels.values()]
+    n_params = 2 + 2 * config.seasonality.yearly_order + int(config.trend.enabled)
+    clean, geos, population = validate_geo_frame(
+        frame,
+        geo_column=config.geo.column,
+        population=config.geo.population,
+        channels=config.channel_names,
+        organic=config.organic_names,
+        exposure={c: e for c, (e, _) in exposed.items()},
+        spend=[s for _, s in exposed.values()],
+        outcome=config.outcome.name,
+        controls=config.controls,
+        index_variables=config.index_variables,
+        min_rows=max(max(c.adstock.l_max for c in media) + 1, n_params + 1),
+    )
+    pop = clean[config.geo.column].map(population).to_numpy(dtype=np.float64)
+    y = clean[config.outcome.name].to_numpy() / pop
+    dates = pd.Series(clean["date"].unique())
+    scalers = Scalers(
+        spend_max={c: float((clean[c] / pop).max()) for c in config.channel_names},
+        y_scale=float(np.abs(y).max()),
+        control_scale={c: float(np.abs(clean[c]).max()) or 1.0 for c in config.controls},
+        start_date=str(dates.iloc[0].date()),
+        end_date=str(dates.iloc[-1].date()),
+        frequency=infer_frequency(dates),
+        index_levels={c: sorted(clean[c].unique().tolist()) for c in config.index_variables},
+        organic_max={c: float((clean[c] / pop).max()) for c in config.organic_names},
+        cost_per_exposure={
+            c: float(clean[s].sum() / clean[c].sum()) for c, (_, s) in exposed.items()
+        },
+        geo_column=config.geo.column,
+        geos=geos,
+        population=population,
+    )
+    return ModelData(frame=clean, scalers=scalers, config=config)
+
+
+def geo_cube(md: ModelData, columns: list[str], per_capita: bool = False) -> FloatArray:
+    """Columns of the long frame as ``(date, geo, column)``, optionally per capita."""
+    sc = md.scalers
+    values = md.frame[columns].to_numpy(dtype=np.float64)
+    cube = values.reshape(-1, len(sc.geos), len(columns))
+    if per_capita:
+        cube = cube / np.array([sc.population[g] for g in sc.geos])[None, :, None]
+    return np.ascontiguousarray(cube)
+
+
+def _coords(md: ModelData) -> dict[str, Any]:
+    cfg, sc = md.config, md.scalers
+    coords: dict[str, Any] = {
+        "date": pd.DatetimeIndex(md.frame["date"].unique()),
+        "geo": list(sc.geos),
+        "channel": cfg.channel_names,
+    }
+    for g in parameter_groups(cfg):
+        if g.dim != "channel":
+            coords[g.dim] = list(g.channels)
+    if cfg.organic_channels:
+        coords["organic"] = cfg.organic_names
+        for g in parameter_groups(cfg, organic=True):
+            if g.dim != "organic":
+                coords[g.dim] = list(g.channels)
+    if cfg.controls:
+        coords["control"] = list(cfg.controls)
+    if cfg.seasonality.yearly_order:
+        k = range(1, cfg.seasonality.yearly_order + 1)
+        coords["fourier"] = [f"sin_{i}" for i in k] + [f"cos_{i}" for i in k]
+    for c in cfg.index_variables:
+        coords[f"{c}_level"] = sc.index_levels[c][1:]
+    return coords
+
+
+def _static(stages: list[list[forward.Group]], beta: Any) -> tuple[list[list[forward.Group]], Any]:
+    """Stage values and ``beta`` with static shapes, so tiling them over geos needs no dim size.
+
+    Without this, the tiled graph reads the (shared) length of the ``channel`` dim, an integer
+    that the nutpie C callback's float64 data buffer cannot carry.
+    """
+    fixed = [
+        [
+            forward.Group(
+                g.transform,
+                g.columns,
+                {p: pt.specify_shape(v, (len(g.columns),)) for p, v in g.values.items()},
+            )
+            for g in groups
+        ]
+        for groups in stages
+    ]
+    return fixed, pt.specify_shape(beta, (sum(len(g.columns) for g in stages[0]),))
+
+
+def _geo_beta(md: ModelData, beta: Any, name: str, dim: str) -> Any:
+    """Per-(geo, channel) effects, non-centred log-normal around the national ``beta``."""
+    assert md.config.geo is not None
+    n_geo, n_channel = len(md.scalers.geos), len(md.config.channel_names)
+    spread = prior_rv(f"{name}_sd", [md.config.geo.beta_spread] * n_channel, dim)
+    raw = pm.Normal(f"{name}_raw", 0.0, 1.0, dims=("geo", dim), shape=(n_geo, n_channel))
+    value = pt.specify_shape(beta[None, :] * pt.exp(spread[None, :] * raw), (n_geo, n_channel))
+    return pm.Deterministic(name, value, dims=("geo", dim))
+
+
+def _organic(md: ModelData, per_row: Any) -> Any:
+    """The organic channels' term (date, geo, organic) per capita; their beta is national."""
+    cfg, sc = md.config, md.scalers
+    n_geo, n_organic = len(sc.geos), len(cfg.organic_names)
+    scale = pm.Data("organic_max", np.array([sc.organic_max[c] for c in cfg.organic_names]))
+    organic = pm.Data("organic_media_per_capita", geo_cube(md, cfg.organic_names, True))
+    stages, beta = _static(*media_stages(cfg, organic=True))
+    tiled = pt.specify_shape(pt.tile(beta[None, :], (n_geo, 1)), (n_geo, n_organic))
+    terms = forward.media_geo(organic, scale, stages, tiled)
+    pm.Deterministic("organic_contribution", terms * per_row, dims=("date", "geo", "organic"))
+    return terms
+
+
+def _baseline(md: ModelData, per_row: Any) -> Any:
+    """Intercept, geo intercepts, trend, seasonality, controls, index effects over the rows."""
+    cfg, sc = md.config, md.scalers
+    assert cfg.geo is not None
+    n_date, n_geo = len(md.frame) // len(sc.geos), len(sc.geos)
+    rows = pd.DatetimeIndex(md.frame["date"])
+    spread = scalar_rv("geo_intercept_sd", cfg.geo.intercept_spread)
+    # centred: each geo's level is pinned by all its periods, where non-centred would funnel
+    offset = pm.Normal("geo_intercept", 0.0, spread, dims="geo", shape=n_geo)
+    params = {"intercept": scalar_rv("intercept", cfg.outcome.intercept), "geo_intercept": offset}
+    data: dict[str, Any] = {"geo_codes": np.tile(np.arange(n_geo), n_date)}
+    if cfg.trend.enabled:
+        data["trend_time"] = pm.Data("trend_time", sc.trend(rows))
+        params["trend_slope"] = scalar_rv("trend_slope", cfg.trend.prior)
+    if cfg.seasonality.yearly_order:
+        features = fourier_features(rows, cfg.seasonality.yearly_order)
+        data["fourier"] = pm.Data("fourier_features", features)
+        params["seasonality_coef"] = scalar_rv(
+            "seasonality_coef", cfg.seasonality.prior, dims="fourier"
+        )
+    if cfg.controls:
+        scale = np.array([sc.control_scale[c] for c in cfg.controls])
+        data["control_scale"] = pm.Data("control_scale", scale, dims="control")
+        data["controls"] = pm.Data("controls", md.frame[cfg.controls].to_numpy(np.float64))
+        params["control_coef"] = scalar_rv("control_coef", cfg.control_prior, dims="control")
+    codes = {}
+    for c in cfg.index_variables:
+        levels = {v: i for i, v in enumerate(sc.index_levels[c])}
+        codes[c] = md.frame[c].map(levels).to_numpy()
+        params[f"{c}_effect"] = scalar_rv(f"{c}_effect", cfg.index_prior, dims=f"{c}_level")
+    terms = forward.baseline(
+        forward.BaselineInputs(len(md.frame), **data, index_codes=codes), params
+    )
+    grid = (n_date, n_geo)
+    if terms.seasonality is not None:
+        pm.Deterministic(
+            "seasonality", terms.seasonality.reshape(grid) * per_row[..., 0], dims=("date", "geo")
+        )
+    if terms.control_contribution is not None:
+        pm.Deterministic(
+            "control_contribution",
+            terms.control_contribution.reshape((*grid, -1)) * per_row,
+            dims=("date", "geo", "control"),
+        )
+    return terms.total
+
+
+def build_geo_model(md: ModelData, config: ModelConfig) -> pm.Model:
+    """Build the hierarchical geo model (see the module docstring).
+
+    Parameters
+    ----------
+    md : ModelData
+        From :func:`prepare_geo_data`.
+    config : ModelConfig
+        With ``geo`` set.
+
+    Returns
+    -------
+    pymc.Model
+        Coords ``date``, ``geo`` (data order), ``channel`` (and the national model's others);
+        data ``spend_per_capita`` (date, geo, channel), ``population`` (geo), ``spend_max``,
+        ``y_scale``; national ``beta`` and per-geo ``beta_geo`` (geo, channel); deterministics
+        ``channel_contribution`` (date, geo, channel) and ``baseline`` (date, geo) in original
+        outcome units; likelihood ``y`` (date, geo) on the scaled outcome per capita.
+    """
+    cfg, sc = config, md.scalers
+    names = cfg.channel_names
+    pop = np.array([sc.population[g] for g in sc.geos])
+    n_geo = len(sc.geos)
+    n_date = len(md.frame) // n_geo
+    with pm.Model(coords=_coords(md)) as model:
+        spend_max = pm.Data("spend_max", np.array([sc.spend_max[c] for c in names]), dims="channel")
+        y_scale = pm.Data("y_scale", np.float64(sc.y_scale))
+        population = pm.Data("population", pop, dims="geo")
+        spend = pm.Data(
+            "spend_per_capita", geo_cube(md, names, True), dims=("date", "geo", "channel")
+        )
+        # outcome units per (date, geo) cell: per capita model units times y_scale and population
+        per_row = (y_scale * population)[None, :, None]
+        stages, beta = _static(*media_stages(cfg))
+        media = forward.media_geo(
+            spend, spend_max, stages, _geo_beta(md, beta, "beta_geo", "channel")
+        )
+        pm.Deterministic("channel_contribution", media * per_row, dims=("date", "geo", "channel"))
+        base = _baseline(md, per_row)
+        pm.Deterministic(
+            "baseline", base.reshape((n_date, n_geo)) * per_row[..., 0], dims=("date", "geo")
+        )
+        terms = [media.reshape((n_date * n_geo, len(names)))]
+        if cfg.organic_channels:
+            organic = _organic(md, per_row)
+            terms.append(organic.reshape((n_date * n_geo, len(cfg.organic_names))))
+        mu = forward.mean(base, *terms).reshape((n_date, n_geo))
+        sigma = scalar_rv("sigma", cfg.outcome.sigma)
+        y = md.frame[cfg.outcome.name].to_numpy(np.float64).reshape(n_date, n_geo)
+        y_obs = pm.Data("y_scaled", y / pop[None, :] / sc.y_scale, dims=("date", "geo"))
+        if cfg.outcome.likelihood == "studentt":
+            nu = scalar_rv("nu", cfg.outcome.nu)
+            pm.StudentT("y", nu=nu, mu=mu, sigma=sigma, observed=y_obs, dims=("date", "geo"))
+        else:
+            pm.Normal("y", mu=mu, sigma=sigma, observed=y_obs, dims=("date", "geo"))
+    return model

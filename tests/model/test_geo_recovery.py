@@ -1,0 +1,85 @@
+"""The geo model recovers known truth: 8 geos x 104 weeks x 3 channels, sampled with nutpie.
+
+National ROAS (summed over geos) must lie inside its HDI and within 10 % of the truth; per-geo
+ROAS is checked loosely (HDI coverage over all geo x channel cells), as short chains allow. The
+same fit checks the posterior's layout, the summary's geo section and the geo figures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from geo_fit import small_geo_fit
+
+from mediamix.analysis.plots import figures_for_fit, plot_roas_by_geo
+from mediamix.analysis.summary import fit_summary
+
+pytestmark = pytest.mark.slow
+
+
+def test_geo_fit_has_the_contract_layout() -> None:
+    data, result = small_geo_fit()
+    post = result.posterior
+    geos = list(dict.fromkeys(data.data["geo"]))
+    assert list(post["geo"].values) == geos
+    assert post["channel_contribution"].dims[2:] == ("date", "geo", "channel")
+    assert post["baseline"].dims[2:] == ("date", "geo")
+    assert post["beta_geo"].dims[2:] == ("geo", "channel")
+    assert result.idata["log_likelihood"]["y"].dims[2:] == ("date", "geo")
+    assert result.idata["posterior_predictive"]["y"].dims[2:] == ("date", "geo")
+    # contributions are in outcome units: baseline + media explains each geo's outcome
+    mu = (post["baseline"] + post["channel_contribution"].sum("channel")).mean(("chain", "draw"))
+    observed = data.data["sales"].to_numpy().reshape(mu.shape)
+    for g in range(len(geos)):
+        err = np.abs(mu.values[:, g] - observed[:, g]).mean() / observed[:, g].mean()
+        assert err < 0.05, geos[g]
+    diag = result.diagnostics()
+    assert diag.r_hat_max < 1.05 and diag.divergences <= 5, diag
+
+
+def test_national_roas_is_recovered_within_its_hdi_and_10_percent() -> None:
+    data, result = small_geo_fit()
+    summary = fit_summary(result)
+    for ch, truth in data.truth["channels"].items():
+        roas = summary["channels"][ch]["roas"]
+        assert roas["hdi_low"] <= truth["roas"] <= roas["hdi_high"], (ch, truth["roas"], roas)
+        assert roas["mean"] == pytest.approx(truth["roas"], rel=0.10), ch
+
+
+def test_per_geo_roas_hdis_cover_most_true_values() -> None:
+    data, result = small_geo_fit()
+    summary = fit_summary(result)
+    assert set(summary["geos"]) == set(data.truth["geos"])
+    inside, cells = 0, 0
+    for geo, section in summary["geos"].items():
+        assert section["population"] == data.truth["geos"][geo]["population"]
+        for ch, numbers in section["channels"].items():
+            assert set(numbers) == {"roas", "contribution_share", "beta"}
+            truth = data.truth["geos"][geo]["channels"][ch]["roas"]
+            inside += numbers["roas"]["hdi_low"] <= truth <= numbers["roas"]["hdi_high"]
+            cells += 1
+    coverage = inside / cells
+    assert coverage >= 0.70, f"{inside} of {cells} geo x channel ROAS inside the 94% HDI"
+
+
+def test_geo_figures_include_the_roas_map() -> None:
+    _, result = small_geo_fit()
+    figures = figures_for_fit(result)
+    assert set(figures) == {
+        "fit",
+        "contributions",
+        "roas",
+        "roas_by_geo",
+        "prior_posterior",
+        "trace",
+    }
+    fig = plot_roas_by_geo(result)
+    image = fig.axes[0].images[0].get_array()
+    draws = result.posterior["channel_contribution"].sum("date").mean(("chain", "draw"))
+    spend = result.frame.groupby("geo", sort=False)[result.channels].sum()
+    # the map shows posterior mean ROAS, per geo (rows) and channel (columns)
+    expected = (result.posterior["channel_contribution"].sum("date") / spend.to_numpy()).mean(
+        ("chain", "draw")
+    )
+    assert draws.shape == image.shape
+    np.testing.assert_allclose(np.asarray(image), expected.to_numpy(), rtol=1e-10)
