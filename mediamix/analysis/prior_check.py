@@ -124,9 +124,16 @@ def prior_predictive(
         return_inferencedata=False,
     )
     y = np.asarray(sampled["y"], dtype=np.float64).reshape(draws, -1) * md.scalers.y_scale
+    dates, observed = md.dates, md.y
+    if md.scalers.geos:
+        # a geo model's rows are (date, geo), per capita: national totals per date instead
+        sc, n_geo = md.scalers, len(md.scalers.geos)
+        y = y * md.frame[sc.geo_column].map(sc.population).to_numpy(np.float64)
+        y = y.reshape(draws, -1, n_geo).sum(axis=-1)
+        dates, observed = dates[::n_geo], observed.reshape(-1, n_geo).sum(axis=-1)
     return PriorPredictive(
-        dates=md.dates,
-        observed=md.y,
+        dates=dates,
+        observed=observed,
         draws=y,
         outcome=config.outcome.name,
         hdi_prob=config.hdi_prob,

@@ -111,23 +111,24 @@ def _check_data(frame: Any, config: ModelConfig) -> None:
     """
     import warnings
 
-    from mediamix.data.columns import prepare_frame
+    from mediamix.data.columns import column_roles, prepare_frame
     from mediamix.data.validation import validate_frame
 
+    # the fit itself reports unused columns and geo warnings, once
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the fit itself reports unused columns once
+        warnings.simplefilter("ignore")
         prepared, config = prepare_frame(frame, config)
-    exposed = config.exposure_channels
-    validate_frame(
-        prepared.drop(columns=[e for e, _ in exposed.values() if e in prepared.columns]),
-        channels=config.channel_names,
-        organic=config.organic_names,
-        exposure={c: e for c, (e, _) in exposed.items()},
-        spend=[s for _, s in exposed.values()],
-        outcome=config.outcome.name,
-        controls=config.controls,
-        index_variables=config.index_variables,
-    )
+        exposed = config.exposure_channels
+        inputs = prepared.drop(columns=[e for e, _ in exposed.values() if e in prepared.columns])
+        if config.geo is None:
+            validate_frame(inputs, **column_roles(config))
+            return
+        from mediamix.data.geo import validate_geo_frame
+
+        geo = config.geo
+        validate_geo_frame(
+            inputs, geo_column=geo.column, population=geo.population, **column_roles(config)
+        )
 
 
 def _fit_command(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -175,6 +176,28 @@ def prepare_frame(frame: pd.DataFrame, config: ModelConfig) -> tuple[pd.DataFram
             stacklevel=2,
         )
     return frame[[c for c in named if c in frame.columns]], config
+
+
+def column_roles(config: ModelConfig) -> dict[str, Any]:
+    """What each column of a modeling frame is, as the frame validators take it.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`mediamix.data.validation.validate_frame` (and of the geo
+        validator): ``channels``, ``organic``, ``exposure``, ``spend``, ``outcome``, ``controls``,
+        ``index_variables``.
+    """
+    exposed = config.exposure_channels
+    return {
+        "channels": config.channel_names,
+        "organic": config.organic_names,
+        "exposure": {c: e for c, (e, _) in exposed.items()},
+        "spend": [s for _, s in exposed.values()],
+        "outcome": config.outcome.name,
+        "controls": config.controls,
+        "index_variables": config.index_variables,
+    }
 
 
 def exposure_inputs(frame: pd.DataFrame, config: ModelConfig, what: str = "data") -> pd.DataFrame:

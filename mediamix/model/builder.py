@@ -24,7 +24,7 @@ import pytensor.tensor as pt
 
 from mediamix.config.base import ConfigError
 from mediamix.config.model import ModelConfig
-from mediamix.data.columns import exposure_inputs
+from mediamix.data.columns import column_roles, exposure_inputs
 from mediamix.data.validation import infer_frequency, validate_frame
 from mediamix.model import calibration, forward, geo
 from mediamix.model.parameters import (
@@ -35,6 +35,7 @@ from mediamix.model.parameters import (
     parameter_groups,
     prior_rv,
     scalar_rv,
+    shared_coords,
 )
 from mediamix.model.scalers import ModelData, Scalers, fourier_features
 from mediamix.model.window import fit_window
@@ -90,13 +91,7 @@ def _prepare(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
     max_lag = max(c.adstock.l_max for c in media)
     clean = validate_frame(
         frame,
-        channels=config.channel_names,
-        organic=config.organic_names,
-        exposure={c: e for c, (e, _) in exposed.items()},
-        spend=[s for _, s in exposed.values()],
-        outcome=config.outcome.name,
-        controls=config.controls,
-        index_variables=config.index_variables,
+        **column_roles(config),
         min_rows=max(max_lag + 1, n_params + 1),
     )
     clean, warmup = fit_window(clean, config, max_lag, max(max_lag + 1, n_params + 1))
@@ -177,26 +172,10 @@ def _calibration_hook(md: ModelData, spend_max: Any, y_scale: Any) -> Any:
 
 
 def _coords(md: ModelData) -> dict[str, Any]:
-    cfg = md.config
-    coords: dict[str, Any] = {"date": md.dates, "channel": cfg.channel_names}
+    coords: dict[str, Any] = {"date": md.dates}
     if md.scalers.warmup:
         coords["warmup"] = md.scalers.warmup_frame()["date"].to_numpy()
-    for g in parameter_groups(cfg):
-        if g.dim != "channel":
-            coords[g.dim] = list(g.channels)
-    if cfg.organic_channels:
-        coords["organic"] = cfg.organic_names
-        for g in parameter_groups(cfg, organic=True):
-            if g.dim != "organic":
-                coords[g.dim] = list(g.channels)
-    if cfg.controls:
-        coords["control"] = list(cfg.controls)
-    if cfg.seasonality.yearly_order:
-        k = range(1, cfg.seasonality.yearly_order + 1)
-        coords["fourier"] = [f"sin_{i}" for i in k] + [f"cos_{i}" for i in k]
-    for c in cfg.index_variables:
-        coords[f"{c}_level"] = md.scalers.index_levels[c][1:]
-    return coords
+    return coords | shared_coords(md.config, md.scalers.index_levels)
 
 
 def _baseline(md: ModelData, y_scale: Any) -> Any:

@@ -27,11 +27,11 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from mediamix.config.model import ModelConfig
-from mediamix.data.columns import exposure_inputs
+from mediamix.data.columns import column_roles, exposure_inputs
 from mediamix.data.geo import validate_geo_frame
 from mediamix.data.validation import infer_frequency
 from mediamix.model import forward
-from mediamix.model.parameters import media_stages, parameter_groups, prior_rv, scalar_rv
+from mediamix.model.parameters import media_stages, prior_rv, scalar_rv, shared_coords
 from mediamix.model.scalers import FloatArray, ModelData, Scalers, fourier_features
 
 __all__ = ["build_geo_model", "geo_cube", "prepare_geo_data"]
@@ -61,13 +61,7 @@ def prepare_geo_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
         frame,
         geo_column=config.geo.column,
         population=config.geo.population,
-        channels=config.channel_names,
-        organic=config.organic_names,
-        exposure={c: e for c, (e, _) in exposed.items()},
-        spend=[s for _, s in exposed.values()],
-        outcome=config.outcome.name,
-        controls=config.controls,
-        index_variables=config.index_variables,
+        **column_roles(config),
         min_rows=max(max(c.adstock.l_max for c in media) + 1, n_params + 1),
     )
     pop = clean[config.geo.column].map(population).to_numpy(dtype=np.float64)
@@ -103,28 +97,8 @@ def geo_cube(md: ModelData, columns: list[str], per_capita: bool = False) -> Flo
 
 
 def _coords(md: ModelData) -> dict[str, Any]:
-    cfg, sc = md.config, md.scalers
-    coords: dict[str, Any] = {
-        "date": pd.DatetimeIndex(md.frame["date"].unique()),
-        "geo": list(sc.geos),
-        "channel": cfg.channel_names,
-    }
-    for g in parameter_groups(cfg):
-        if g.dim != "channel":
-            coords[g.dim] = list(g.channels)
-    if cfg.organic_channels:
-        coords["organic"] = cfg.organic_names
-        for g in parameter_groups(cfg, organic=True):
-            if g.dim != "organic":
-                coords[g.dim] = list(g.channels)
-    if cfg.controls:
-        coords["control"] = list(cfg.controls)
-    if cfg.seasonality.yearly_order:
-        k = range(1, cfg.seasonality.yearly_order + 1)
-        coords["fourier"] = [f"sin_{i}" for i in k] + [f"cos_{i}" for i in k]
-    for c in cfg.index_variables:
-        coords[f"{c}_level"] = sc.index_levels[c][1:]
-    return coords
+    rows = {"date": pd.DatetimeIndex(md.frame["date"].unique()), "geo": list(md.scalers.geos)}
+    return rows | shared_coords(md.config, md.scalers.index_levels)
 
 
 def _static(stages: list[list[forward.Group]], beta: Any) -> tuple[list[list[forward.Group]], Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "parameter_groups",
     "prior_rv",
     "scalar_rv",
+    "shared_coords",
 ]
 
 
@@ -191,3 +192,38 @@ def media_stages(
         return list(stages.values()), hook(list(stages.values()))
     beta = prior_rv(beta_name, [entries[c].beta for c in names], dim)
     return list(stages.values()), beta
+
+
+def shared_coords(cfg: ModelConfig, index_levels: dict[str, list[str]]) -> dict[str, Any]:
+    """The coords every model has besides its rows: transform groups, organic, controls...
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+        The model configuration.
+    index_levels : dict
+        Each index variable's levels (``Scalers.index_levels``); the first is the reference.
+
+    Returns
+    -------
+    dict
+        ``channel`` and its group dims, ``organic`` and its group dims, ``control``,
+        ``fourier`` and ``<variable>_level``, for the terms the config switches on.
+    """
+    coords: dict[str, Any] = {"channel": cfg.channel_names}
+    for g in parameter_groups(cfg):
+        if g.dim != "channel":
+            coords[g.dim] = list(g.channels)
+    if cfg.organic_channels:
+        coords["organic"] = cfg.organic_names
+        for g in parameter_groups(cfg, organic=True):
+            if g.dim != "organic":
+                coords[g.dim] = list(g.channels)
+    if cfg.controls:
+        coords["control"] = list(cfg.controls)
+    if cfg.seasonality.yearly_order:
+        k = range(1, cfg.seasonality.yearly_order + 1)
+        coords["fourier"] = [f"sin_{i}" for i in k] + [f"cos_{i}" for i in k]
+    for c in cfg.index_variables:
+        coords[f"{c}_level"] = index_levels[c][1:]
+    return coords
