@@ -135,7 +135,8 @@ def accepted_columns(result: FitResult) -> list[str]:
     """Every column a plan may hold: :func:`plan_columns`, and those it may carry but ignores.
 
     The ignored ones are the outcome, an exposure channel's spend column (its exposure drives the
-    model) and the raw events column (its labels become the event controls).
+    model) and the raw events column (its labels become the event controls); a geo fit's plan
+    may also name its geo and population columns.
 
     Parameters
     ----------
@@ -149,7 +150,9 @@ def accepted_columns(result: FitResult) -> list[str]:
     """
     cfg = result.config
     spend = [s for _, s in cfg.exposure_channels.values()]
-    extra = [*cfg.channel_names, cfg.outcome.name, *cfg.events, *spend]
+    sc = result.scalers
+    geo = [c for c in (sc.geo_column, cfg.geo.population if cfg.geo else None) if c]
+    extra = [*cfg.channel_names, *geo, cfg.outcome.name, *cfg.events, *spend]
     needed = plan_columns(result)
     return [*needed, *(c for c in dict.fromkeys(extra) if c not in needed)]
 

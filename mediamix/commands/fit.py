@@ -58,13 +58,13 @@ def _with_lift_tests(args: argparse.Namespace, config: ModelConfig) -> ModelConf
 
     A CSV file, or a lakehouse table name (``mmm_lift_tests``) read through the lakehouse.
     """
+    source = getattr(args, "lift_tests", None) or config.calibration.lift_tests
+    if source is None:
+        return config
     from mediamix.data.lift_tests import read_lift_tests, validate_lift_table
     from mediamix.lakehouse.tables import looks_like_table_name, read_table
     from mediamix.model.calibration import resolve_calibration
 
-    source = getattr(args, "lift_tests", None) or config.calibration.lift_tests
-    if source is None:
-        return config
     if looks_like_table_name(source):
         raw = read_table(source, lakehouse=args.lakehouse)
         table = validate_lift_table(raw.astype(str).replace({"None": "", "nan": ""}), source)
