@@ -1,0 +1,62 @@
+"""What a geo model does not do yet is refused before any fit, with what to do instead."""
+
+from __future__ import annotations
+
+import pytest
+
+from mediamix.analysis.holdout import cross_validate
+from mediamix.config.base import ConfigError
+from mediamix.errors import MediamixError
+from mediamix.model.builder import prepare_data
+from tests.geo_fit import small_geo_data, small_geo_model_config
+
+
+def _config(**changes: object):  # type: ignore[no-untyped-def]
+    raw = small_geo_model_config().model_dump(mode="json", exclude_none=True)
+    return type(small_geo_model_config()).model_validate({**raw, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"window": {"start": "2021-06-07"}}, "window"),
+        (
+            {
+                "calibration": {
+                    "tests": [
+                        {
+                            "channel": "tv",
+                            "start_date": "2021-06-07",
+                            "end_date": "2021-07-26",
+                            "spend_delta": -1000.0,
+                            "lift": 500.0,
+                            "lift_se": 100.0,
+                        }
+                    ]
+                }
+            },
+            "calibration (lift tests)",
+        ),
+    ],
+)
+def test_geo_model_refuses_window_and_lift_tests(changes: dict, named: str) -> None:
+    try:
+        config = _config(**changes)
+    except ConfigError as err:  # a config-level refusal is as good, if it names the key
+        assert named.split()[0] in str(err)
+        return
+    with pytest.raises(ConfigError, match="not supported for geo models") as err:
+        prepare_data(small_geo_data().data, config)
+    assert named in str(err.value)
+
+
+def test_validate_refuses_a_geo_model_before_fitting() -> None:
+    called = []
+    with pytest.raises(MediamixError, match="geo models is not supported"):
+        cross_validate(
+            small_geo_data().data,
+            small_geo_model_config(),
+            holdout=4,
+            fit_fn=lambda *a: called.append(a),  # type: ignore[arg-type,return-value]
+        )
+    assert not called
