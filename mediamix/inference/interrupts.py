@@ -83,6 +83,11 @@ def interrupt_guard() -> Iterator[InterruptGuard]:
         previous[sig] = signal.signal(sig, guard._handle)
     try:
         yield guard
+    except Exception as exc:
+        # compiled code (numba, C) that a signal interrupts reports a SystemError of its own
+        if guard.signum is not None:
+            raise FitInterrupted(guard.signum) from exc
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

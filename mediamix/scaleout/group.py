@@ -199,6 +199,15 @@ def _run_fit(
     return status, summary
 
 
+def _reraise_interrupt(exc: BaseException) -> None:
+    """An interrupt that compiled code wrapped (``SystemError``...) still stops the run."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            raise seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def fit_group(
     frame: pd.DataFrame, group_by: str, config_json: str, out_dir: str, resume: bool = False
 ) -> pd.DataFrame:
@@ -243,6 +252,7 @@ def fit_group(
     except MediamixError as exc:
         status["error"] = f"group {group!r}: {exc}"[:_MAX_ERROR]
     except Exception as exc:  # a failed fit must not stop the other groups
+        _reraise_interrupt(exc)
         status["error"] = f"group {group!r}: {type(exc).__name__}: {exc}"[:_MAX_ERROR]
     if status["fit_seconds"] is None:
         status["fit_seconds"] = time.time() - started

@@ -115,3 +115,16 @@ def test_real_sampler_interrupted_by_sigint(tmp_path: Path) -> None:
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("mediamix").experiment_id])
     assert run.info.status == "KILLED"
+
+
+def test_an_interrupt_wrapped_by_compiled_code_still_interrupts() -> None:
+    # numba reports an exception raised by a signal handler inside it as a SystemError
+    with pytest.raises(FitInterrupted) as err, interrupt_guard() as guard:
+        try:
+            guard._handle(signal.SIGTERM, None)
+        except FitInterrupted as inner:
+            raise SystemError("returned a result with an exception set") from inner
+    assert err.value.signum == signal.SIGTERM
+    # without a signal, the error is the error
+    with pytest.raises(SystemError), interrupt_guard():
+        raise SystemError("a real failure")

@@ -87,3 +87,17 @@ def test_signal_stops_the_remaining_groups(tmp_path: Path, signum: int, status: 
     assert again.returncode == 0, again.stderr
     table = pd.read_csv(tmp_path / "out" / "status.csv")
     assert table["status"].tolist() == ["skipped", "ok", "ok"]
+
+
+def test_a_wrapped_interrupt_is_not_a_failed_group() -> None:
+    from mediamix.inference.interrupts import FitInterrupted
+    from mediamix.scaleout.group import _reraise_interrupt
+
+    try:
+        raise FitInterrupted(signal.SIGTERM)
+    except FitInterrupted as inner:
+        wrapped = SystemError("returned a result with an exception set")
+        wrapped.__cause__ = inner
+    with pytest.raises(FitInterrupted):
+        _reraise_interrupt(wrapped)
+    _reraise_interrupt(ValueError("a real failure"))  # nothing to re-raise
