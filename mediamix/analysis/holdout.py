@@ -137,6 +137,14 @@ def _predictive(result: FitResult, plan: pd.DataFrame) -> FloatArray:
     return np.asarray(expected + noise * sigma * result.scalers.y_scale, dtype=np.float64)
 
 
+def _refuse_geo(config: ModelConfig) -> None:
+    if config.geo is not None:
+        raise MediamixError(
+            "validate: out-of-sample validation of geo models is not supported yet; "
+            "validate a national model of the same data (sum the geos) instead"
+        )
+
+
 def cross_validate(
     frame: pd.DataFrame,
     config: ModelConfig,
@@ -169,11 +177,7 @@ def cross_validate(
     MediamixError
         If the folds leave too little data to fit, or the data does not fit the config.
     """
-    if config.geo is not None:
-        raise MediamixError(
-            "validate: out-of-sample validation of geo models is not supported yet; "
-            "validate a national model of the same data (sum the geos) instead"
-        )
+    _refuse_geo(config)
     frame, config = prepare_frame(frame, config)
     frame = frame.sort_values("date").reset_index(drop=True)
     n_params = 2 + 3 * len(config.channels) + 2 * config.seasonality.yearly_order
