@@ -79,4 +79,6 @@ def summarize_draws(da: xr.DataArray, prob: float, dim: str | list[str] = "draw"
             "hdi_high": hdi.sel(ci_bound="upper", drop=True),
         }
     )
-    return out.to_dataframe()[["mean", "hdi_low", "hdi_high"]]
+    # the index follows ``da``'s dim order (xarray's own order may vary between processes)
+    order = [d for d in da.dims if d not in dims]
+    return out.to_dataframe(dim_order=order)[["mean", "hdi_low", "hdi_high"]]
