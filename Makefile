@@ -103,8 +103,10 @@ meridian-env: $(MERIDIAN_STAMP)
 bench: $(STAMP) $(BENCH_STAMP) $(MERIDIAN_STAMP)
 	$(VPY) -m bench --study speed --bench-python $(BENCH_PY) --meridian-python $(MERIDIAN_PY) $(BENCH_ARGS)
 
+# national datasets (a, b) into docs/recovery.md; the 40-geo dataset into docs/recovery_geo.md
 recovery: $(STAMP)
 	$(VPY) -m bench --study recovery $(BENCH_ARGS)
+	$(VPY) -m bench --study recovery --datasets geo --doc docs/recovery_geo.md --json docs/recovery_geo.json $(BENCH_ARGS)
 
 # lift tests on the planner's top channels, dataset (b), 10 seeds (a section of docs/recovery.md)
 recovery-calibration: $(STAMP)

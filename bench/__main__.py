@@ -16,9 +16,12 @@ Only the geo benchmark (mediamix's geo model and Google Meridian), a quick smoke
     .venv/bin/python -m bench --datasets geo-small --chains 2 --draws 100 --tune 100 \
         --doc /tmp/g.md --json /tmp/g.json
 
-Recovery study, 20 seeds of datasets (a) and (b) and 10 of the 40-geo dataset::
+Recovery study (``make recovery``), 20 seeds of datasets (a) and (b), then 10 of the 40-geo
+dataset (``--jobs N`` runs N fits at once where the cores allow)::
 
     .venv/bin/python -m bench --study recovery
+    .venv/bin/python -m bench --study recovery --datasets geo \
+        --doc docs/recovery_geo.md --json docs/recovery_geo.json
 
 Calibration study (``make recovery-calibration``): dataset (b) with and without lift tests on
 the planner's top three channels, written into ``docs/recovery.md``::
@@ -47,7 +50,7 @@ from bench.machine import describe
 from bench.public import PUBLIC_DATASETS
 from bench.report import render_recovery, render_speed
 
-DEFAULT_DATASETS = {"speed": "a,b,c,d,geo-small,geo", "recovery": "a,b,geo", "calibration": "b"}
+DEFAULT_DATASETS = {"speed": "a,b,c,d,geo-small,geo", "recovery": "a,b", "calibration": "b"}
 DEFAULT_OUTPUT = {
     "speed": "docs/benchmarks",
     "recovery": "docs/recovery",
@@ -78,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sampler", default=None, help="scale: sampler (default the config's)")
     p.add_argument(
         "--datasets",
-        help="comma-separated keys (speed: a,b,c,d,geo-small,geo; recovery: a,b,geo)",
+        help="comma-separated keys (speed: a,b,c,d,geo-small,geo; recovery: a,b, or geo)",
     )
     p.add_argument("--libraries", default="mediamix,pymc-marketing", help="national datasets")
     p.add_argument("--geo-libraries", default="mediamix,meridian", help="geo datasets")
@@ -104,6 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=20, help="recovery: number of data seeds")
     p.add_argument("--geo-seeds", type=int, default=10, help="recovery: data seeds, geo datasets")
     p.add_argument("--first-seed", type=int, default=1, help="recovery: the first data seed")
+    p.add_argument("--jobs", type=int, default=1, help="recovery: fits run at once")
     p.add_argument("--bench-python", default=".venv-bench/bin/python", help="PyMC-Marketing's")
     p.add_argument("--meridian-python", default=".venv-meridian/bin/python", help="Meridian's")
     p.add_argument("--meridian-knots", type=int, help="Meridian's knots (default: its own)")
@@ -130,6 +134,10 @@ def _write(
     # written to a temporary file first, so an interrupted run leaves the old report whole
     texts = {raw: json.dumps(results, indent=2, default=float) + "\n"}
     texts[doc] = render(results, command, _shown(raw))
+    if doc.exists():
+        from bench.calibration import carry_section
+
+        texts[doc] = carry_section(doc.read_text(), texts[doc])
     for path, text in texts.items():
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
@@ -260,11 +268,26 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe({"mediamix": sys.executable})
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     geo_seeds = list(range(args.first_seed, args.first_seed + args.geo_seeds))
+    partial = raw.with_name(raw.stem + ".partial.json")
+
+    def keep(results: dict[str, Any]) -> None:
+        # the fits so far, beside the report: a study stopped midway keeps what it measured
+        tmp = partial.with_name(partial.name + ".tmp")
+        tmp.write_text(json.dumps({**results, "machine": machine}, indent=2, default=float))
+        tmp.replace(partial)
+
     results = recovery_study(
-        datasets, seeds, settings, REPO_ROOT / args.work_dir / "recovery", geo_seeds=geo_seeds
+        datasets,
+        seeds,
+        settings,
+        REPO_ROOT / args.work_dir / "recovery",
+        geo_seeds=geo_seeds,
+        jobs=args.jobs,
+        progress=keep,
     )
     results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
     _write(results, render_recovery, command, doc, raw)
+    partial.unlink(missing_ok=True)
     return 0
 
 

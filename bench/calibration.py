@@ -278,3 +278,15 @@ def write_section(doc_text: str, section: str) -> str:
         tail = rest.split(MARK_END, 1)[1].lstrip("\n")
         return head + section + tail
     return doc_text.rstrip("\n") + "\n\n" + section
+
+
+def carry_section(old_text: str, new_text: str) -> str:
+    """``new_text`` with the calibration section of ``old_text`` kept, when it had one.
+
+    The recovery study rewrites ``docs/recovery.md`` as a whole; the calibration study's
+    section, produced by another command, survives that.
+    """
+    if MARK_BEGIN not in old_text or MARK_END not in old_text:
+        return new_text
+    section = MARK_BEGIN + old_text.split(MARK_BEGIN, 1)[1].split(MARK_END, 1)[0] + MARK_END + "\n"
+    return write_section(new_text, section)

@@ -6,8 +6,8 @@ with the geo model, and each fit is scored nationally and per geo (each geo's RO
 true ROAS: coverage of the geo HDIs against their nominal probability). For every fit and
 channel it records whether the true ROAS lies inside the HDI at the fit's ``hdi_prob`` and the
 relative error of the posterior mean, ``|mean - true| / true``. Each fit runs in its own
-process (the speed study's mediamix runner, with the usual compile cache), one after another,
-so one crashed fit costs only itself.
+process (the speed study's mediamix runner, with the usual compile cache), so one crashed fit
+costs only itself; ``jobs`` of them run at once on a machine with the cores for it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -149,13 +152,15 @@ def recovery_study(
     work_dir: Path,
     *,
     geo_seeds: list[int] | None = None,
+    jobs: int = 1,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Fit each dataset once per seed and summarise coverage and error.
 
     Parameters
     ----------
     datasets : list of str
-        Keys of :data:`~bench.datasets.DATASETS`.
+        Keys of :data:`~bench.datasets.DATASETS` or :data:`~bench.geo_bench.GEO_DATASETS`.
     seeds : list of int
         Data seeds; the sampler's seed stays ``settings.seed``.
     settings : FitSettings
@@ -164,33 +169,51 @@ def recovery_study(
         Scratch space: data, specs, logs and per-fit results.
     geo_seeds : list of int, optional
         Data seeds of the geo datasets (default ``seeds``): a geo fit takes much longer.
+    jobs : int
+        Fits run at once, each in its own process with ``settings.chains`` sampler threads;
+        the longest (geo) fits start first.
+    progress : callable, optional
+        Called with the results so far after every fit, so an interrupted study keeps them.
 
     Returns
     -------
     dict
-        ``settings``, ``seeds``, ``geo_seeds``, ``fits`` (one record per fit; ``ok: False`` and
-        ``error`` for one that failed) and ``summary`` per dataset (over its successful fits).
+        ``settings``, ``seeds``, ``geo_seeds``, ``jobs``, ``fits`` (one record per fit, in
+        dataset then seed order; ``ok: False`` and ``error`` for one that failed) and ``summary``
+        per dataset (over its successful fits).
     """
-    fits: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {}
     geo_seeds = seeds if geo_seeds is None else geo_seeds
-    for key in datasets:
-        mine = []
-        title = GEO_DATASETS[key].title if key in GEO_DATASETS else DATASETS[key].title
-        key_seeds = geo_seeds if key in GEO_DATASETS else seeds
-        for seed in key_seeds:
-            rec = fit_one(key, seed, settings, work_dir)
+    tasks = [
+        (key, seed) for key in datasets for seed in (geo_seeds if key in GEO_DATASETS else seeds)
+    ]
+    order = sorted(tasks, key=lambda t: t[0] not in GEO_DATASETS)
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    lock = threading.Lock()
+    meta = {"settings": asdict(settings), "seeds": seeds, "geo_seeds": geo_seeds, "jobs": jobs}
+
+    def results() -> dict[str, Any]:
+        fits = [done[t] for t in tasks if t in done]
+        return {**meta, "fits": fits, "summary": _summaries(datasets, fits)}
+
+    def one(task: tuple[str, int]) -> None:
+        rec = fit_one(*task, settings, work_dir)
+        with lock:  # one writer of the partial results at a time
             print(_one_line(rec), file=sys.stderr, flush=True)
-            fits.append(rec)
-            if rec["ok"]:
-                mine.append(rec)
-        if mine:
-            failed = len(key_seeds) - len(mine)
-            summary[key] = {"title": title, "n_failed": failed, **summarize(mine)}
-    return {
-        "settings": asdict(settings),
-        "seeds": seeds,
-        "geo_seeds": geo_seeds,
-        "fits": fits,
-        "summary": summary,
-    }
+            done[task] = rec
+            if progress is not None:
+                progress(results())
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, order))
+    return results()
+
+
+def _summaries(datasets: list[str], fits: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for key in datasets:
+        mine = [f for f in fits if f["dataset"] == key]
+        ok = [f for f in mine if f["ok"]]
+        if ok:
+            title = GEO_DATASETS[key].title if key in GEO_DATASETS else DATASETS[key].title
+            summary[key] = {"title": title, "n_failed": len(mine) - len(ok), **summarize(ok)}
+    return summary

@@ -395,6 +395,15 @@ def render_recovery(
         "`hdi_prob`; **relative error** is `|posterior mean ROAS - true ROAS| / true ROAS`.",
         "",
         *geo_note,
+        *(
+            []
+            if geo_keys
+            else [
+                "The 40-geo dataset has a page of its own, `docs/recovery_geo.md` (`make "
+                "recovery` writes both).",
+                "",
+            ]
+        ),
         "## Machine",
         "",
         *machine_table(results["machine"], {"mediamix": "mediamix"}),

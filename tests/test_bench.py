@@ -579,3 +579,63 @@ def test_geo_recovery_summary_and_report() -> None:
     assert "HDI coverage 87.5% against the nominal 94%" in page
     assert "| tv | 75.0% | 94% |" in page
     assert "| search | 100.0% | 94% | 0.0% |" in page
+
+
+def test_recovery_study_runs_fits_at_once_and_keeps_partial_results(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import threading
+
+    import bench.recovery as recovery
+
+    running, peak, lock = [0], [0], threading.Lock()
+    gate = threading.Barrier(2, timeout=10)
+
+    def fake_fit(key: str, seed: int, settings: FitSettings, work_dir: Path) -> dict[str, Any]:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        if key == "geo":
+            gate.wait()  # both geo fits must be in flight together, or this times out
+        with lock:
+            running[0] -= 1
+        if seed == 2 and key == "a":
+            return {"dataset": key, "seed": seed, "ok": False, "error": "boom"}
+        roas = {"hdi_prob": 0.94, "channels": {"tv": _roas(2.0, 2.0)}, "rel_error_mean": 0.0}
+        rec = {"dataset": key, "seed": seed, "ok": True, "fit_s": 1.0, "converged": True}
+        return {**rec, "roas": roas, "r_hat_max": 1.0}
+
+    monkeypatch.setattr(recovery, "fit_one", fake_fit)
+    snapshots: list[int] = []
+    out = recovery.recovery_study(
+        ["a", "geo"],
+        [1, 2, 3],
+        FitSettings(),
+        tmp_path,
+        geo_seeds=[1, 2],
+        jobs=2,
+        progress=lambda r: snapshots.append(len(r["fits"])),
+    )
+    assert peak[0] == 2
+    assert snapshots == [1, 2, 3, 4, 5]
+    # reported in dataset-then-seed order whatever order they finished in
+    assert [(f["dataset"], f["seed"]) for f in out["fits"]] == [
+        ("a", 1),
+        ("a", 2),
+        ("a", 3),
+        ("geo", 1),
+        ("geo", 2),
+    ]
+    assert out["summary"]["a"]["n_failed"] == 1 and out["summary"]["a"]["n_fits"] == 2
+    assert out["summary"]["geo"]["n_fits"] == 2 and out["jobs"] == 2
+
+
+def test_recovery_page_rewrite_keeps_the_calibration_section() -> None:
+    from bench.calibration import MARK_BEGIN, MARK_END, carry_section
+
+    old = f"# old page\n\nold body\n\n{MARK_BEGIN}\n## Calibration\n\nnumbers\n{MARK_END}\n"
+    new = carry_section(old, "# new page\n\nnew body\n")
+    assert new.startswith("# new page\n\nnew body\n")
+    assert "old body" not in new
+    assert f"{MARK_BEGIN}\n## Calibration\n\nnumbers\n{MARK_END}\n" in new
+    assert carry_section("# no section\n", "# fresh\n") == "# fresh\n"
