@@ -5,12 +5,18 @@ includes the interpreter's start, imports, model building and compilation. PyTen
 compiled code on disk; a **cold** fit points ``base_compiledir`` (and numba's cache) at an empty
 directory, and the **warm** fit that follows reuses what the cold one left there. Fits run one
 after another, never side by side.
+
+``mediamix fit`` on the command line also runs a **later** phase: the cold and warm commands
+keep a compile cache root (``--compile-cache``, as a Databricks job does on a Volume), and the
+later command starts with empty local folders (a fresh machine) and restores the cold run's
+archive from that root.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +33,9 @@ RUNNERS = {"mediamix": "bench.run_mediamix", "pymc-marketing": "bench.run_pymc_m
 #: Runners of the geo benchmark only (see :mod:`bench.geo_bench`).
 GEO_ONLY_RUNNERS = {"meridian": "bench.run_meridian"}
 PHASES = ("cold", "warm")
+#: The command line's extra phase: a fresh machine that restores the cold run's compile cache.
+LATER = "later"
+_RESTORED = re.compile(r"compile cache: restored (\d+) files \(([\d.]+) MiB\) .* in ([\d.]+) s")
 
 
 def cache_env(cache_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -172,21 +181,41 @@ def _fresh(cache: Path) -> Path:
 def _cli_fits(
     spec_path: Path, work_dir: Path, phases: tuple[str, ...], repeats: int, timeout: float | None
 ) -> list[dict[str, Any]]:
-    """``mediamix fit --no-tracking`` end to end (process start to exit), cold then warm."""
+    """``mediamix fit --no-tracking`` end to end (process start to exit): cold, warm, later.
+
+    Every command keeps its compile cache under one root per repeat; each machine is a
+    ``TMPDIR`` (where the cache's local copy goes): cold and warm share one, the later run
+    gets an empty one and restores the archive the cold run wrote.
+    """
     spec = json.loads(spec_path.read_text())
     records = []
     for rep in range(repeats):
-        cache = _fresh(work_dir / "cache-cli")
-        for phase in phases:
+        root = _fresh(work_dir / f"cache-cli-root-{rep}")
+        machine = _fresh(work_dir / "cache-cli")
+        for phase in (*phases, LATER):
+            if phase == LATER:
+                machine = _fresh(work_dir / f"cache-cli-later-{rep}")
             out = work_dir / f"cli-{phase}-{rep}"
             cmd = [sys.executable, "-m", "mediamix", "fit", "--data", spec["csv"], "--config"]
             cmd += [spec["model_config"], "--out", str(out / "fit"), "--no-tracking"]
-            rec = run_command(cmd, out, cache_env(cache), timeout)
-            fit_nc = out / "fit" / "fit.nc"
-            rec.update(cache=phase, repeat=rep, fit_nc_mib=_mib(fit_nc))
+            cmd += ["--compile-cache", str(root)]
+            env = cache_env(machine) | {"TMPDIR": str(machine)}
+            rec = run_command(cmd, out, env, timeout)
+            rec.update(cache=phase, repeat=rep, fit_nc_mib=_mib(out / "fit" / "fit.nc"))
+            rec.update(_cache_numbers(root, Path(rec["log"])))
             records.append(rec)
             print(f"  CLI {phase:<5} {_wall(rec)}", file=sys.stderr, flush=True)
     return records
+
+
+def _cache_numbers(root: Path, log: Path) -> dict[str, Any]:
+    """The compile cache's archive size, and what the command's restore took (from its log)."""
+    archives = sorted(root.glob("*.tar.gz"))
+    numbers: dict[str, Any] = {"archive_mib": _mib(archives[0]) if archives else None}
+    found = _RESTORED.search(log.read_text(errors="replace")) if log.is_file() else None
+    if found:
+        numbers |= {"restored_files": int(found[1]), "restore_s": float(found[3])}
+    return numbers
 
 
 def make_run_study(

@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["median_run", "phase_table", "targets_table"]
+__all__ = ["cold_start_table", "median_run", "phase_table", "targets_table"]
 
 
 def _ok(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -227,4 +227,24 @@ def phase_table(results: dict[str, Any]) -> list[str]:
     lines.append(
         "| `mediamix fit` end to end (adds saving fit.nc, summary.json) | " + " | ".join(cli) + " |"
     )
+    return lines
+
+
+def cold_start_table(results: dict[str, Any]) -> list[str]:
+    """``mediamix fit`` on a fresh machine: first run, later run (cache restored), and warm.
+
+    The archive's size and the restore's time are medians of the later runs.
+    """
+    lines = [
+        "| dataset | first run, cold (s) | later run, cache restored (s) | warm (s) "
+        "| archive (MiB) | restore (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, records in results.get("cli_runs", {}).items():
+        later = [r for r in records if r["cache"] == "later"]
+        cells = [_cell(_cli(results, key, c)) for c in ("cold", "later", "warm")]
+        archive = _median(later, lambda r: r.get("archive_mib"))
+        restore = _median(later, lambda r: r.get("restore_s"))
+        cells += [_cell(archive, "MiB"), _cell(restore, "s", 2)]
+        lines.append(f"| ({key}) | " + " | ".join(cells) + " |")
     return lines

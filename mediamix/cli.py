@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mediamix.errors import MediamixError
+from mediamix.inference.compile_key import OPTION_HELP as COMPILE_CACHE_HELP
 
 __all__ = ["build_parser", "main"]
 
@@ -393,6 +394,7 @@ def _add_fit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="register the model even if the fit did not converge (by default it is not)",
     )
     fit.add_argument("--no-tracking", action="store_true", help="do not record the fit in MLflow")
+    fit.add_argument("--compile-cache", default=None, metavar="DIR", help=COMPILE_CACHE_HELP)
     fit.set_defaults(handler=_cmd_fit)
 
 

@@ -639,3 +639,43 @@ def test_recovery_page_rewrite_keeps_the_calibration_section() -> None:
     assert "old body" not in new
     assert f"{MARK_BEGIN}\n## Calibration\n\nnumbers\n{MARK_END}\n" in new
     assert carry_section("# no section\n", "# fresh\n") == "# fresh\n"
+
+
+def test_cold_start_table_separates_first_and_later_runs() -> None:
+    from bench.targets import cold_start_table
+
+    results = _speed_results(FitSettings())
+    results["cli_runs"] = {
+        "a": [
+            {"ok": True, "cache": "cold", "wall_s": 40.0, "archive_mib": 1.5},
+            {"ok": True, "cache": "warm", "wall_s": 7.0, "archive_mib": 1.5},
+            {"ok": True, "cache": "later", "wall_s": 8.0, "archive_mib": 1.5, "restore_s": 0.07},
+            {"ok": True, "cache": "later", "wall_s": 9.5, "archive_mib": 1.5, "restore_s": 0.09},
+            {"ok": False, "cache": "later", "wall_s": 1.0, "error": "exit code 1"},
+        ]
+    }
+    table = cold_start_table(results)
+    assert table[2] == "| (a) | 40.0 s | 8.8 s | 7.0 s | 1.5 MiB | 0.08 s |"
+    rendered = render_speed(results, "python -m bench")
+    assert "## Cold starts: first run and later runs" in rendered
+    assert table[2] in rendered
+
+
+def test_cli_cache_numbers_come_from_the_root_and_the_log(tmp_path: Path) -> None:
+    from bench.harness import _cache_numbers
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "cpython-312-x86_64-abc.tar.gz").write_bytes(b"\0" * 2**20)
+    log = tmp_path / "run.log"
+    log.write_text(
+        "compile cache: restored 161 files (1.5 MiB) from /v/c/cpython-312-x86_64-abc.tar.gz "
+        "in 0.07 s\nfitting 3 channels\n"
+    )
+    assert _cache_numbers(root, log) == {
+        "archive_mib": 1.0,
+        "restored_files": 161,
+        "restore_s": 0.07,
+    }
+    log.write_text("compile cache: no archive yet\n")
+    assert _cache_numbers(root, log) == {"archive_mib": 1.0}

@@ -10,8 +10,12 @@ A source is one of:
 - a directory written by ``mediamix fit`` (it holds ``fit.nc``), or a ``fit.nc`` file;
 - a directory whose sub-directories are such fit directories (each one is listed);
 - ``models:/NAME`` (every version of a registered model, newest first), ``models:/NAME/VERSION``
-  or ``models:/NAME/latest``: the fit is the ``fit/fit.nc`` artifact of the version's run;
-- ``runs:/RUN_ID``: the ``fit/fit.nc`` artifact of that run.
+  or ``models:/NAME/latest``: the fit is the model's own ``artifacts/fit.nc``;
+- ``runs:/RUN_ID``: the fit of that run's model (``model/artifacts/fit.nc``).
+
+A run holds its fit once, as an artifact of its model (:mod:`mediamix.mlops.pyfunc`). Runs that
+hold ``fit/fit.nc`` themselves (written before the fit was stored only once, and the child runs
+of ``fit-many``, which log no model) are read from there.
 """
 
 from __future__ import annotations
@@ -29,14 +33,17 @@ from typing import Any
 
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult, load_fit
+from mediamix.mlops.pyfunc import MODEL_FIT_ARTIFACT, MODEL_NAME
 
 __all__ = ["FitCatalog", "FitEntry", "SourceError", "parse_source", "recorded_data_source"]
 
 log = logging.getLogger(__name__)
 
 FIT_FILE = "fit.nc"
-#: Where :meth:`mediamix.mlops.tracking.TrackedRun.log_fit` puts the fit in a run.
+#: Where runs without a model (``fit-many``'s children) and runs of older versions hold the fit.
 FIT_ARTIFACT = "fit/fit.nc"
+#: Where a tracked fit's run holds it: in its model (see :data:`MODEL_FIT_ARTIFACT`).
+RUN_MODEL_FIT = f"{MODEL_NAME}/{MODEL_FIT_ARTIFACT}"
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 _VERSION = re.compile(r"^(latest|[1-9][0-9]{0,8})$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -92,13 +99,16 @@ class FitEntry:
     path : Path or None
         The ``fit.nc`` of a local fit.
     run_id : str or None
-        The MLflow run holding ``fit/fit.nc`` of a model version or run.
+        The MLflow run of a model version or run source.
+    model_uri : str or None
+        ``models:/NAME/VERSION`` of a model version (its fit is the model's artifact).
     """
 
     id: str
     label: str
     path: Path | None = None
     run_id: str | None = None
+    model_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +233,10 @@ class FitCatalog:
             )
         return [
             FitEntry(
-                f"model-{v.name}-{v.version}", f"{v.name} version {v.version}", run_id=v.run_id
+                f"model-{v.name}-{v.version}",
+                f"{v.name} version {v.version}",
+                run_id=v.run_id,
+                model_uri=f"models:/{v.name}/{v.version}",
             )
             for v in versions
         ]
@@ -262,7 +275,7 @@ class FitCatalog:
         raise SourceError(f"no fit {fit_id!r} among the configured sources; see /api/fits")
 
     def load(self, entry: FitEntry) -> FitResult:
-        """Read the fit of an entry (downloading ``fit/fit.nc`` of its run first)."""
+        """Read the fit of an entry (downloading it from MLflow first for a model or run)."""
         return self._load(entry)
 
     def data_source(self, entry: FitEntry) -> dict[str, str] | None:
@@ -287,15 +300,26 @@ class FitCatalog:
 
         dst = self.cache_dir / re.sub(r"[^\w.-]+", "_", entry.id)
         dst.mkdir(parents=True, exist_ok=True)
+        where = f"the fit of {entry.model_uri or f'run {entry.run_id}'}"
         try:
+            if entry.run_id and self._run_holds_fit(entry.run_id):
+                where = f"{FIT_ARTIFACT} of run {entry.run_id}"
+                uri = f"runs:/{entry.run_id}/{FIT_ARTIFACT}"
+            elif entry.model_uri:
+                uri = f"{entry.model_uri}/{MODEL_FIT_ARTIFACT}"
+            else:
+                uri = f"runs:/{entry.run_id}/{RUN_MODEL_FIT}"
             local = mlflow.artifacts.download_artifacts(
-                run_id=entry.run_id,
-                artifact_path=FIT_ARTIFACT,
+                artifact_uri=uri,
                 dst_path=str(dst),
                 tracking_uri=self.tracking_uri,
+                registry_uri=self.registry_uri,
             )
         except (MlflowException, OSError) as exc:
-            raise SourceError(
-                f"{entry.label}: cannot download {FIT_ARTIFACT} of run {entry.run_id}: {exc}"
-            ) from exc
+            raise SourceError(f"{entry.label}: cannot download {where}: {exc}") from exc
         return load_fit(local)
+
+    def _run_holds_fit(self, run_id: str) -> bool:
+        """Whether the run holds ``fit/fit.nc`` itself (older runs, ``fit-many``'s children)."""
+        listed = self._client().list_artifacts(run_id, FIT_ARTIFACT.split("/")[0])
+        return any(f.path == FIT_ARTIFACT for f in listed)

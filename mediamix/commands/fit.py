@@ -140,18 +140,15 @@ def _fit_command(args: argparse.Namespace) -> int:
     config = _fit_config(args, out)
     source, frame = _load_data(args, config)
     _check_data(frame, config)
+    from mediamix.inference.compile_cache import open_for_command
+
+    cache = open_for_command(args.compile_cache)  # before PyTensor loads: it reads its dirs once
     # PyMC, ArviZ and MLflow are imported only once the input is known to be good
     from mediamix.analysis.summary import fit_summary
     from mediamix.inference.diagnostics import ConvergenceWarning
     from mediamix.inference.fit import fit
 
-    s, w = config.sampler, config.window
-    window = "" if w.start is None and w.end is None else f" (window {w.start} to {w.end})"
-    print(
-        f"fitting {len(config.channels)} channels on {len(frame)} periods{window} with {s.sampler} "
-        f"({s.chains} chains x {s.tune} tune + {s.draws} draws)",
-        file=sys.stderr,
-    )
+    _announce(config, len(frame))
     tracking: contextlib.AbstractContextManager[TrackedRun | None] = contextlib.nullcontext()
     if not args.no_tracking:  # MLflow (and the report's plotting stack) only when tracking
         from mediamix.mlops.tracking import tracked_run
@@ -166,6 +163,8 @@ def _fit_command(args: argparse.Namespace) -> int:
                 warnings.simplefilter("ignore", ConvergenceWarning)  # reported below instead
                 warnings.showwarning = _show_notes(warnings.showwarning)
                 result = fit(frame, config, progress=args.progress or sys.stderr.isatty())
+            if cache is not None:  # compiled code of a fit that worked, for the next machine
+                print(cache.finish(), file=sys.stderr)
             out.mkdir(parents=True, exist_ok=True)
             fit_path = result.save(out / "fit.nc")
             summary = fit_summary(result)
@@ -191,6 +190,16 @@ def _fit_command(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'summary.json'} and {fit_path}")
     _print_fit(summary, run)
     return 0
+
+
+def _announce(config: ModelConfig, periods: int) -> None:
+    s, w = config.sampler, config.window
+    window = "" if w.start is None and w.end is None else f" (window {w.start} to {w.end})"
+    print(
+        f"fitting {len(config.channels)} channels on {periods} periods{window} with {s.sampler} "
+        f"({s.chains} chains x {s.tune} tune + {s.draws} draws)",
+        file=sys.stderr,
+    )
 
 
 def _print_fit(summary: dict[str, Any], run: TrackedRun | None) -> None:

@@ -11,17 +11,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from mediamix.commands.paths import check_output_dir
+from mediamix.inference.compile_key import OPTION_HELP as COMPILE_CACHE_HELP
 
 __all__ = ["add_validate_parser", "run_validate"]
 
 
 def run_validate(args: argparse.Namespace) -> int:
     """Run ``mediamix validate``."""
-    from mediamix.analysis.holdout import cross_validate, plot_report
     from mediamix.config.model import load_model_config
     from mediamix.inference.interrupts import interrupt_guard
     from mediamix.lakehouse.tables import load_modeling_frame
@@ -41,6 +42,11 @@ def run_validate(args: argparse.Namespace) -> int:
         date_column=config.date_column,
         date_format=config.date_format,
     )
+    from mediamix.inference.compile_cache import open_for_command
+
+    cache = open_for_command(args.compile_cache)  # before PyTensor loads: it reads its dirs once
+    from mediamix.analysis.holdout import cross_validate, plot_report
+
     with interrupt_guard(), contextlib.ExitStack() as stack:
         run = None
         if not args.no_tracking:
@@ -49,6 +55,8 @@ def run_validate(args: argparse.Namespace) -> int:
             target = {"experiment": args.experiment, "tracking_uri": args.tracking_uri}
             run = stack.enter_context(tracked_run(config, run_name="validate", **target))
         report = cross_validate(frame, config, holdout=args.holdout_weeks, folds=args.folds)
+        if cache is not None:  # compiled code of fits that worked, for the next machine
+            print(cache.finish(), file=sys.stderr)
         out.mkdir(parents=True, exist_ok=True)
         folds = report.table().astype({"origin": str}).to_dict(orient="records")
         doc = {"scores": report.scores, "folds": folds}
@@ -102,4 +110,5 @@ def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     val.add_argument("--tracking-uri", default=None, help="MLflow tracking store")
     val.add_argument("--experiment", default=None, help="MLflow experiment")
     val.add_argument("--no-tracking", action="store_true", help="do not record it in MLflow")
+    val.add_argument("--compile-cache", default=None, metavar="DIR", help=COMPILE_CACHE_HELP)
     val.set_defaults(handler=run_validate)

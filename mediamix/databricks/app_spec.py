@@ -58,7 +58,7 @@ def app_spec(
         The app's name (lower-case letters, digits and dashes).
     experiment_id : str, optional
         The MLflow experiment of the fits (``/Shared/mediamix``'s id): the app's service
-        principal gets *Can read* on it, to download each version's ``fit/fit.nc``.
+        principal gets *Can read* on it, to download each version's fit (``fit.nc``).
 
     Returns
     -------
@@ -69,7 +69,7 @@ def app_spec(
         resources.append(
             AppResource(
                 name="experiment",
-                description="the runs holding the fits (fit/fit.nc) of the registered model",
+                description="the runs holding the fits (fit.nc) of the registered model",
                 experiment=AppResourceExperiment(
                     experiment_id=experiment_id,
                     permission=AppResourceExperimentExperimentPermission.CAN_READ,

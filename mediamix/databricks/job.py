@@ -38,7 +38,7 @@ from mediamix.databricks.job_spec import (
     workspace_folder,
 )
 from mediamix.databricks.notebook import env_var
-from mediamix.databricks.volumes import DEFAULT_VOLUME, VolumeRefusedError, ensure_volume
+from mediamix.databricks.volumes import DEFAULT_VOLUME, VolumeRefusedError, ensure_job_volumes
 from mediamix.errors import MediamixError
 
 if TYPE_CHECKING:
@@ -346,11 +346,8 @@ def _deploy(
         options = dataclasses.replace(options, node_type_id=_pick_node_type(w))
         print(f"job cluster node type: {options.node_type_id}", file=out)
     build_job_settings(options)  # a bad option fails before anything changes in the workspace
-    if volume:
-        catalog, schema = options.parameters["catalog"], options.parameters["schema"]
-        path, made = ensure_volume(w, catalog, schema, volume)
-        state = "created" if made else "exists"
-        print(f"raw feeds volume: {path} ({state}; set raw_path to read feeds from it)", file=out)
+    for line in ensure_job_volumes(w, options.parameters, volume):
+        print(line, file=out)
     job_id, created = create_or_update_compatible(w, options, out)
     host = _host(w)
     print(f"{'created' if created else 'updated'} job {options.name!r} (id {job_id})", file=out)

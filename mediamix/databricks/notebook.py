@@ -133,6 +133,13 @@ class ModelParams:
         default=None,
         metadata=_widget("Weeks of a simulated lift test to calibrate with (empty: skip)"),
     )
+    compile_cache: str = field(
+        default="auto",
+        metadata=_widget(
+            "Compile cache folder kept between runs (auto: /Volumes/<catalog>/<schema>/cache/"
+            "compile on Databricks, none elsewhere; empty: none)"
+        ),
+    )
 
     @property
     def gold_table_name(self) -> str:
@@ -154,6 +161,17 @@ class ModelParams:
         return registered_model_name(
             self.registered_model, catalog=self.catalog, schema=self.schema
         )
+
+    @property
+    def compile_cache_root(self) -> Path | None:
+        """The compile cache's folder, or None for none.
+
+        :func:`mediamix.inference.compile_key.resolve_root` with :attr:`catalog` and
+        :attr:`schema`: ``auto`` is their ``cache`` Volume on Databricks.
+        """
+        from mediamix.inference.compile_key import resolve_root
+
+        return resolve_root(self.compile_cache, catalog=self.catalog, schema=self.schema)
 
     @property
     def bounds_list(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""Unity Catalog style table names ``catalog.schema.table``, and the lakehouse's error.
+"""Unity Catalog style names: tables ``catalog.schema.table``, Volume paths, the lakehouse's error.
 
 Only the standard library is imported here, so code that just names tables (notebook
 parameters, the registered model's name) does not load pandas or a table backend.
@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 from mediamix.errors import MediamixError
 
-__all__ = ["DEFAULT_CATALOG", "DEFAULT_SCHEMA", "LakeError", "TableName", "is_identifier"]
+__all__ = [
+    "DEFAULT_CATALOG",
+    "DEFAULT_SCHEMA",
+    "LakeError",
+    "TableName",
+    "is_identifier",
+    "volume_path",
+]
 
 DEFAULT_CATALOG = "main"
 DEFAULT_SCHEMA = "mediamix"
@@ -21,6 +28,11 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class LakeError(MediamixError):
     """A table that does not exist, a bad table name, or data that does not fit a table."""
+
+
+def volume_path(catalog: str, schema: str, volume: str) -> str:
+    """A Volume's folder as Databricks mounts it: ``/Volumes/<catalog>/<schema>/<volume>``."""
+    return f"/Volumes/{catalog}/{schema}/{volume}"
 
 
 def is_identifier(part: str) -> bool:

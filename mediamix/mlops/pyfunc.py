@@ -16,7 +16,18 @@ from mediamix.analysis.geo_response import is_geo_fit
 from mediamix.analysis.predict import DEFAULT_DRAWS, example_plan
 from mediamix.inference.fit import FitResult
 
-__all__ = ["log_model", "model_requirements", "model_signature"]
+__all__ = [
+    "MODEL_FIT_ARTIFACT",
+    "MODEL_NAME",
+    "log_model",
+    "model_requirements",
+    "model_signature",
+]
+
+#: The name a tracked fit's model has in its run.
+MODEL_NAME = "model"
+#: Where the fit is inside the logged model: the run's one copy of it.
+MODEL_FIT_ARTIFACT = "artifacts/fit.nc"
 
 _OUTPUTS = ["prediction_mean", "prediction_hdi_low", "prediction_hdi_high", "baseline"]
 
@@ -108,7 +119,7 @@ def _stage_package(target: Path) -> Path:
 def log_model(
     result: FitResult,
     *,
-    name: str = "model",
+    name: str = MODEL_NAME,
     registered_model_name: str | None = None,
     draws: int = DEFAULT_DRAWS,
     fit_path: str | Path | None = None,
@@ -132,13 +143,15 @@ def log_model(
     draws : int, default 500
         Posterior draws per prediction (>= 1); a request may override it.
     fit_path : str or Path, optional
-        An already saved ``fit.nc`` of ``result``; saved to a temporary file when omitted.
+        An already saved ``fit.nc`` of ``result``; saved to a temporary file when omitted. It
+        becomes the model's :data:`MODEL_FIT_ARTIFACT`, the one copy of the fit in the run.
 
     Returns
     -------
     mlflow.models.model.ModelInfo
         With ``model_uri`` and, when registered, ``registered_model_version``.
     """
+    import shutil
     import tempfile
 
     import mlflow
@@ -146,6 +159,9 @@ def log_model(
     with tempfile.TemporaryDirectory(prefix="mediamix-model-") as tmp:
         if fit_path is None:
             fit_path = result.save(Path(tmp) / "fit.nc")
+        elif Path(fit_path).name != Path(MODEL_FIT_ARTIFACT).name:
+            # the model keeps the file's name: readers find it at MODEL_FIT_ARTIFACT
+            fit_path = Path(shutil.copyfile(fit_path, Path(tmp) / Path(MODEL_FIT_ARTIFACT).name))
         code = _stage_package(Path(tmp) / "code")
         return mlflow.pyfunc.log_model(
             name=name,

@@ -11,10 +11,12 @@ and :func:`track_fit` (log an existing fit) are thin wrappers over the two. A ru
   ``roas/<channel>/{mean,hdi_low,hdi_high}`` and ``contribution_share/<channel>/mean``;
 - tags: ``mediamix.converged``, ``mediamix.version``, ``mediamix.git_commit`` (when the package
   lives in a git checkout), and a markdown note with the ROAS table;
-- artifacts: ``config/model_config.yaml``, ``summary.json``, ``fit/fit.nc``, ``figures/*.png``
-  and ``report.html`` (the fit's one-page report, :mod:`mediamix.report.html`);
+- artifacts: ``config/model_config.yaml``, ``summary.json``, ``figures/*.png`` and
+  ``report.html`` (the fit's one-page report, :mod:`mediamix.report.html`);
 - the modeling frame as the run's input dataset, and the model
-  (:mod:`mediamix.mlops.pyfunc_model`), optionally registered;
+  (:mod:`mediamix.mlops.pyfunc_model`), optionally registered. The whole fit (``fit.nc``) is
+  stored once, as the model's artifact (``model/artifacts/fit.nc``): a second copy in the run
+  would double what every run stores (tens of MB);
 - anything added with :meth:`TrackedRun.log_extras` before the run ends (the notebook's budget
   allocation).
 
@@ -164,7 +166,6 @@ class TrackedRun:
         with tempfile.TemporaryDirectory(prefix="mediamix-run-") as tmp:
             if fit_path is None:
                 fit_path = result.save(Path(tmp) / "fit.nc")
-            mlflow.log_artifact(str(fit_path), artifact_path="fit")
             log_dataset(result, self.data_source)
             if figures:
                 _log_figures(result)

@@ -9,6 +9,9 @@ import argparse
 import sys
 from typing import Any
 
+from mediamix.inference.compile_cache import open_for_command
+from mediamix.inference.compile_key import OPTION_HELP as COMPILE_CACHE_HELP
+
 __all__ = ["add_fit_many_parser", "run_fit_many"]
 
 
@@ -57,12 +60,16 @@ def run_fit_many(args: argparse.Namespace) -> int:
 
 def _fit_many_command(args: argparse.Namespace) -> int:
     from mediamix.config.model import load_model_config
-    from mediamix.scaleout.record import log_fit_many, new_run_id, write_results_table
-    from mediamix.scaleout.runner import FitManyInterrupted, fit_many, load_groups_data
 
     config = load_model_config(args.config).with_sampler(
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains
     )
+    # before PyTensor loads (it reads its dirs once) and before Spark starts its local workers,
+    # which inherit this environment
+    cache = open_for_command(args.compile_cache)
+    from mediamix.scaleout.record import log_fit_many, new_run_id, write_results_table
+    from mediamix.scaleout.runner import FitManyInterrupted, fit_many, load_groups_data
+
     data = load_groups_data(args.data, lakehouse=args.lakehouse)  # bad input before Spark starts
     spark = _session(args.spark)
     run_id = new_run_id()
@@ -90,6 +97,8 @@ def _fit_many_command(args: argparse.Namespace) -> int:
         track(stop.partial, stop)  # raises it again, with the parent run ended KILLED
         raise
     _print(result)
+    if cache is not None:  # compiled code of the groups this process fitted
+        print(cache.finish(), file=sys.stderr)
     written = write_results_table(result, run_id, table=args.table, lakehouse=args.lakehouse)
     print(f"results: {written.table} version {written.version} ({written.rows} rows)")
     track(result)
@@ -128,4 +137,5 @@ def add_fit_many_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         action="store_true",
         help="MLflow child runs name their fit.nc (tag mediamix.fit_path) instead of uploading it",
     )
+    p.add_argument("--compile-cache", default=None, metavar="DIR", help=COMPILE_CACHE_HELP)
     p.set_defaults(handler=run_fit_many)

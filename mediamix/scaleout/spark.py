@@ -9,7 +9,7 @@ settings make this efficient:
   several groups in some partitions and none in others; adaptive execution would coalesce them);
 - **compile once per structure per worker**: ``spark.python.worker.reuse`` keeps each Python
   worker alive between tasks, so PyTensor's and numba's in-memory caches persist, and the
-  workers get the driver's PyTensor ``compiledir`` and ``NUMBA_CACHE_DIR``, so the compiled
+  workers get the driver's PyTensor ``base_compiledir`` and ``NUMBA_CACHE_DIR``, so the compiled
   log-density on disk is shared too (see :mod:`mediamix.inference.nutpie_callback`).
 """
 
@@ -48,12 +48,19 @@ def pyspark_available() -> bool:
 
 
 def cache_env() -> dict[str, str]:
-    """Environment that points a Python worker at the driver's compile caches."""
+    """Environment that points a Python worker at the driver's compile caches.
+
+    ``base_compiledir``, not ``compiledir``: PyTensor keeps its numba cache beside the C
+    modules' folder, under the base.
+    """
     import pytensor
 
-    env = {"PYTENSORFLAGS": f"compiledir={pytensor.config.compiledir}"}
-    if os.environ.get("PYTENSORFLAGS"):
-        env["PYTENSORFLAGS"] = os.environ["PYTENSORFLAGS"] + "," + env["PYTENSORFLAGS"]
+    flags = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",") if f.strip()]
+    flags = [
+        f for f in flags if f.split("=", 1)[0].strip() not in ("base_compiledir", "compiledir")
+    ]
+    flags.append(f"base_compiledir={pytensor.config.base_compiledir}")
+    env = {"PYTENSOR_FLAGS": ",".join(flags)}
     if os.environ.get("NUMBA_CACHE_DIR"):
         env["NUMBA_CACHE_DIR"] = os.environ["NUMBA_CACHE_DIR"]
     return env

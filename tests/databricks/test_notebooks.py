@@ -149,6 +149,7 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
         "MEDIAMIX_TUNE": "100",
         "MEDIAMIX_CHAINS": "2",
         "MEDIAMIX_SAMPLER": "nutpie",
+        "MEDIAMIX_COMPILE_CACHE": str(work / "compile-cache"),  # the job's Volume folder
         "MPLBACKEND": "Agg",
     }
     done = subprocess.run(
@@ -221,6 +222,9 @@ def test_local_run_says_where_everything_is(local_run: LocalRun) -> None:
     )
     assert (local_run.output_dir / "02_mmm_pymc" / "prior_predictive.png").is_file()
     assert not (local_run.cwd / "lakehouse").exists()  # everything went where it was told
+    # the model notebook set the compile cache up before PyTensor loaded, and saved it
+    (archive,) = (local_run.cwd / "compile-cache").glob("*.tar.gz")
+    assert "compile cache: saved " in out and f"to {archive} in" in out
 
 
 def test_prior_predictive_check(basic_config_path: Path) -> None:

@@ -406,7 +406,7 @@ def test_runme_as_a_workspace_notebook(
     workspace.catalogs.add("team")
     dbutils = FakeDbutils({"catalog": "team", "start_run": "yes"}, "/Users/t@x.com/mediamix/RUNME")
     assert main(namespace={"dbutils": dbutils}) == 0
-    assert set(workspace.volumes) == {"team.mediamix.raw"}
+    assert set(workspace.volumes) == {"team.mediamix.raw", "team.mediamix.cache"}
     printed = capsys.readouterr()
     assert TOKEN not in printed.out + printed.err
     assert set(dbutils.widgets.defined) == {
@@ -482,15 +482,23 @@ def test_runme_creates_the_raw_feeds_volume_and_its_schema_when_missing(
     first = _run_runme("--workspace-path", WS_PATH, "--schema", "mmm_dev", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "raw feeds volume: /Volumes/main/mmm_dev/raw (created;" in first.stdout
+    assert "compile cache volume: /Volumes/main/mmm_dev/cache (created;" in first.stdout
     assert "main.mmm_dev" in workspace.schemas
     assert workspace.volumes["main.mmm_dev.raw"]["volume_type"] == "MANAGED"
+    assert workspace.volumes["main.mmm_dev.cache"]["volume_type"] == "MANAGED"
     again = _run_runme("--workspace-path", WS_PATH, "--schema", "mmm_dev", env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "raw feeds volume: /Volumes/main/mmm_dev/raw (exists;" in again.stdout
+    assert "compile cache volume: /Volumes/main/mmm_dev/cache (exists;" in again.stdout
     creates = [p for m, p, _ in workspace.requests if m == "POST" and "volumes" in p]
-    assert len(creates) == 1
-    none = _run_runme("--workspace-path", WS_PATH, "--volume", "", env=env, cwd=tmp_path)
-    assert none.returncode == 0 and "raw feeds volume" not in none.stdout
+    assert len(creates) == 2
+    none = _run_runme(
+        "--workspace-path", WS_PATH, "--volume", "", "--param", "compile_cache=/Volumes/a/b/c",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert none.returncode == 0 and "volume:" not in none.stdout
+    (job,) = workspace.jobs.values()
+    assert {"name": "compile_cache", "default": "/Volumes/a/b/c"} in job["parameters"]
 
 
 def test_runme_says_what_is_missing_when_the_volume_cannot_be_made(

@@ -113,13 +113,59 @@ def test_run_records_params_metrics_tags(tracked: Tracked) -> None:
     assert "| adwords |" in tags["mlflow.note.content"]
 
 
+def _files_named(artifact_uri: str, name: str) -> list[Path]:
+    root = Path(artifact_uri.removeprefix("file://"))
+    return sorted(root.rglob(name))
+
+
+@pytest.mark.slow
+def test_the_fit_is_stored_once_and_every_reader_finds_it(tracked: Tracked) -> None:
+    from mediamix.app.sources import FitCatalog
+    from mediamix.inference.fit import load_fit
+
+    client = MlflowClient(tracked.store)
+    run = client.get_run(tracked.run.run_id)
+    (model,) = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        output_format="list",
+    )
+    assert _files_named(run.info.artifact_uri, "*.nc") == []
+    (copy,) = _files_named(model.artifact_location, "*.nc")
+    assert copy.name == "fit.nc"
+    expected = tracked.result.idata.posterior["beta"].values
+    assert np.array_equal(load_fit(copy).idata.posterior["beta"].values, expected)
+    name = registered_model_name(MODEL_NAME)
+    for source in (f"runs:/{run.info.run_id}", f"models:/{name}", f"models:/{name}/latest"):
+        catalog = FitCatalog([source], tracking_uri=tracked.store, registry_uri=tracked.store)
+        entry = catalog.entries()[0]
+        loaded = catalog.load(entry)
+        assert np.array_equal(loaded.idata.posterior["beta"].values, expected), source
+
+
+@pytest.mark.slow
+def test_a_fit_saved_under_another_name_is_still_the_models_fit_nc(
+    tracked: Tracked, tmp_path: Path
+) -> None:
+    from mediamix.app.sources import FitCatalog
+
+    other = tracked.result.save(tmp_path / "fit_v2.nc")
+    with tracked_run(tracked.result.config, tracking_uri=tracked.store) as run:
+        run.log_fit(tracked.result, fit_path=other, figures=False)
+    catalog = FitCatalog([f"runs:/{run.run_id}"], tracking_uri=tracked.store)
+    loaded = catalog.load(catalog.entries()[0])
+    expected = tracked.result.idata.posterior["beta"].values
+    assert np.array_equal(loaded.idata.posterior["beta"].values, expected)
+    assert other.is_file()  # the caller's file is left as it was
+
+
 @pytest.mark.slow
 def test_run_holds_artifacts_and_input_dataset(tracked: Tracked, tmp_path: Path) -> None:
     client = MlflowClient(tracked.store)
     run_id = tracked.run.run_id
     top = {f.path for f in client.list_artifacts(run_id)}
-    assert {"config", "fit", "summary.json", "report.html"} <= top
-    assert [f.path for f in client.list_artifacts(run_id, "fit")] == ["fit/fit.nc"]
+    assert {"config", "summary.json", "report.html"} <= top
+    assert "fit" not in top  # the fit is stored once: in the model (see the next test)
     summary = json.loads(
         Path(client.download_artifacts(run_id, "summary.json", tmp_path)).read_text()
     )
