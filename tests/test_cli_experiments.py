@@ -171,3 +171,76 @@ def test_lift_tests_from_a_lakehouse_table_or_the_config(tmp_path: Path) -> None
     )
     none = argparse.Namespace(lift_tests=None, lakehouse=None)
     assert _with_lift_tests(none, by_config).calibration.tests == tests
+
+
+GEO_GENERATOR = {
+    **GENERATOR,
+    "geos": {"count": 4, "population": {"min": 50000, "max": 500000}},
+}
+
+
+def test_simulate_lift_on_geo_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "gen.yaml").write_text(yaml.safe_dump(GEO_GENERATOR))
+    args = ["generate", "--config", str(tmp_path / "gen.yaml"), "--out", str(tmp_path / "d.csv")]
+    assert main([*args, "--truth", str(tmp_path / "truth.json")]) == 0
+    test = ["--channel", "tv", "--start", "2022-06-06", "--spend-change", "-30", "--test-geos", "2"]
+    outputs = ["--data-out", str(tmp_path / "d1.csv"), "--truth-out", str(tmp_path / "t1.json")]
+    assert _simulate(tmp_path, *test, *outputs) == 0
+    row = pd.read_csv(tmp_path / "lift.csv").iloc[0]
+    geos = row["geo"].split(";")
+    assert len(geos) == 2
+    assert f"tv in {row['geo']} 2022-06-06..2022-07-11" in capsys.readouterr().out
+    before, after = pd.read_csv(tmp_path / "d.csv"), pd.read_csv(tmp_path / "d1.csv")
+    changed = before["geo"].isin(geos)
+    assert (before.loc[~changed] == after.loc[~changed]).all().all()  # control geos unchanged
+    window = changed & (before["date"] >= "2022-06-06") & (before["date"] <= "2022-07-11")
+    diff = after["tv"] - before["tv"]
+    assert (diff[window] < 0).all() and (diff[~window] == 0).all()
+    assert diff.sum() == pytest.approx(row["spend_delta"])
+    truth = json.loads((tmp_path / "t1.json").read_text())
+    assert truth["channels"]["tv"]["spend_total"] == pytest.approx(after["tv"].sum())
+    # the same seed draws the same geos; a list of geos is taken as given
+    assert _simulate(tmp_path, *test[:-2], "--geos", f"{geos[1]},{geos[0]}", "--append") == 2
+    assert "repeats row 1" in capsys.readouterr().err  # the same test (geos in data order)
+    assert _simulate(tmp_path, *test[:-2], "--geos", "nowhere") == 2
+    assert "test geo 'nowhere' is not a geo of the data" in capsys.readouterr().err
+
+
+def test_geo_options_on_national_data_are_refused(
+    generated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    test = ["--channel", "tv", "--start", "2022-06-06", "--spend-change", "-30"]
+    assert _simulate(generated, *test, "--test-geos", "2") == 2
+    assert "the truth is national" in capsys.readouterr().err
+    assert not (generated / "lift.csv").exists()
+
+
+def test_fit_refuses_a_bad_geo_lift_test_before_building(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime
+
+    rows = []
+    for week in range(30):
+        date = datetime.date(2023, 1, 2) + datetime.timedelta(weeks=week)
+        for geo, pop in (("north", 900.0), ("south", 300.0)):
+            rows.append(f"{date},{geo},{pop},{pop * (1 + week % 3)},{pop * 5 + week}")
+    data = tmp_path / "geo.csv"
+    data.write_text("date,geo,population,tv,sales\n" + "\n".join(rows) + "\n")
+    config = tmp_path / "model.yaml"
+    config.write_text(
+        "outcome: {name: sales}\nchannels: [tv]\nchannel_defaults: {adstock: {l_max: 2}}\n"
+        "geo: {column: geo, population: population}\n"
+    )
+    lift = tmp_path / "lift.csv"
+    lift.write_text(
+        "channel,start_date,end_date,spend_delta,lift,lift_se,geo\n"
+        "tv,2023-02-06,2023-02-20,-100,-5,1,north\n"
+        "tv,2023-03-06,2023-03-20,-100,-5,1,north;west\n"
+    )
+    args = ["fit", "--data", str(data), "--config", str(config), "--out", str(tmp_path / "o")]
+    args += ["--lift-tests", str(lift), "--no-tracking"]
+    assert main(args) == 2
+    # named by the file: the check against the data ran before the model was built
+    assert f"{lift}: row 2, geo: 'west' is not a geo of the data" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -35,7 +35,8 @@ def calibration_summary(result: FitResult) -> dict[str, Any] | None:
     -------
     dict or None
         ``{"tests": [{"channel", "start_date", "end_date", "spend_delta", "lift", "lift_se",
-        "predicted": {"mean", "hdi_low", "hdi_high"}, "z"}], "warnings": [str, ...]}``.
+        "predicted": {"mean", "hdi_low", "hdi_high"}, "z"}], "warnings": [str, ...]}``; a geo
+        model's tests also have ``"geo"`` (its geos, separated by ``;``).
     """
     records = result.config.calibration.tests
     post = result.posterior
@@ -55,8 +56,10 @@ def calibration_summary(result: FitResult) -> dict[str, Any] | None:
             }
         )
         if abs(z) > Z_WARNING:
+            where = f" in {rec.geo}" if rec.geo else ""
             warnings.append(
-                f"lift test {i + 1} ({rec.channel} {rec.start_date}..{rec.end_date}): measured "
+                f"lift test {i + 1} ({rec.channel}{where} {rec.start_date}..{rec.end_date}): "
+                "measured "
                 f"lift {rec.lift:g} is {z:+.1f} standard errors from the fit's prediction "
                 f"{float(draws.mean()):g}; the test disagrees with the rest of the data or its "
                 "measurement is off"

@@ -158,6 +158,15 @@ def _context(result: FitResult, draws: int | None) -> dict[str, Any]:
     }
 
 
+def _refuse_geo(result: FitResult) -> None:
+    """A geo fit's tests run in chosen geos, which the planner does not choose (yet)."""
+    if result.scalers.geos:
+        raise ExperimentError(
+            "plan-experiments: geo fits are not supported yet (tests there run in chosen "
+            "geos); plan with a national fit, or simulate geo tests with simulate-lift --geos"
+        )
+
+
 def plan_experiments(
     result: FitResult,
     *,
@@ -197,8 +206,10 @@ def plan_experiments(
     list of dict
         One per channel, best first (largest relative narrowing): the best candidate's
         ``channel, start_date, end_date, weeks, spend_delta, spend_change, expected_lift,
-        lift_se, roas_hdi_width_now, roas_hdi_width_expected, expected_narrowing, ess, draws``.
+        lift_se, roas_hdi_width_now, roas_hdi_width_expected, expected_narrowing, ess, draws``
+        (:class:`ExperimentError` for bad settings or a geo fit).
     """
+    _refuse_geo(result)
     _check(budget_fraction, weeks, len(result.frame), se_fraction)
     ctx = _context(result, draws) | {
         "starts": starts,

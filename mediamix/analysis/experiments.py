@@ -38,15 +38,19 @@ class ExperimentError(MediamixError):
     """A lift test that cannot be simulated or planned as asked."""
 
 
-def truth_parameters(truth: dict[str, Any]) -> MediaParameters:
+def truth_parameters(truth: dict[str, Any], *, geo: bool = False) -> MediaParameters:
     """The true media parameters of a ground truth in its JSON form (``truth.json``).
+
+    With ``geo``, a geo truth's channel transforms (shared by every geo; ``spend_max`` per
+    capita, ``beta`` the national one: each geo's is in ``truth["geos"]``).
 
     Raises
     ------
     ExperimentError
-        For a multi-group or geo truth, or one without channel parameters.
+        For a multi-group truth, a geo truth (unless ``geo``), or one without channel
+        parameters.
     """
-    if "groups" in truth or "geos" in truth:
+    if "groups" in truth or ("geos" in truth and not geo):
         raise ExperimentError(
             "the truth is of grouped or geo data; lift tests are simulated on national data "
             "only (one truth with 'channels')"
@@ -105,9 +109,14 @@ def _check_simulation(
 ) -> None:
     if "geo" in data.columns:
         raise ExperimentError(
-            "the data have a geo column: simulating geo lift tests (test vs control geos) is "
-            "not supported yet; simulate on national data"
+            "the data have a geo column but the truth is national; pass the geo generator's "
+            "truth of these data (simulate_geo_lift)"
         )
+    _check_test(mp, channel, spend_change, se)
+
+
+def _check_test(mp: MediaParameters, channel: str, spend_change: float, se: float) -> None:
+    """The channel, the relative spend change and the se fraction of a simulated test."""
     if channel not in mp.channels:
         raise ExperimentError(f"channel {channel!r} is not in the truth; use one of {mp.channels}")
     if not np.isfinite(spend_change) or spend_change == 0 or spend_change < -1:

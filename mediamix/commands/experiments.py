@@ -3,9 +3,11 @@
 ``simulate-lift`` writes one lift-test row (appended with ``--append``) computed from a
 generator's ground truth, and with ``--data-out`` the data with the test's change applied (the
 modeling data must include the change; see :mod:`mediamix.analysis.experiments`), with
-``--truth-out`` the truth of those data. ``plan-experiments`` ranks channels by how much a test
-would narrow their ROAS HDI (:mod:`mediamix.analysis.experiment_plan`). Every output is written
-to a temporary file and renamed, after every check has passed.
+``--truth-out`` the truth of those data. On geo data (a geo generator's truth) the test runs in
+the geos ``--geos`` names or ``--test-geos`` draws (:mod:`mediamix.analysis.geo_experiments`).
+``plan-experiments`` ranks channels by how much a test would narrow their ROAS HDI
+(:mod:`mediamix.analysis.experiment_plan`). Every output is written to a temporary file and
+renamed, after every check has passed.
 """
 
 from __future__ import annotations
@@ -67,29 +69,33 @@ def run_simulate_lift(args: argparse.Namespace) -> int:
             check_output_file(Path(path), flag)
     truth = _read_truth(args.truth)
     data = load_modeling_frame(args.data)
-    sim = simulate_lift(
-        truth,
-        data,
-        args.channel,
-        args.start,
-        args.weeks,
-        args.spend_change / 100.0,
-        se_fraction=args.se_fraction,
-        seed=args.seed,
-    )
+    test = (args.channel, args.start, args.weeks, args.spend_change / 100.0)
+    options: dict[str, Any] = {"se_fraction": args.se_fraction, "seed": args.seed}
+    if "geos" in truth:
+        from mediamix.analysis.geo_experiments import simulate_geo_lift
+
+        geos = None if args.geos is None else [g.strip() for g in args.geos.split(",")]
+        sim = simulate_geo_lift(truth, data, *test, geos=geos, test_geos=args.test_geos, **options)
+    elif args.geos is not None or args.test_geos is not None:
+        raise MediamixError(
+            "--geos/--test-geos: the truth is national (no geos); they are for geo data"
+        )
+    else:
+        sim = simulate_lift(truth, data, *test, **options)
     out = Path(args.out)
     table = _rows(out, sim.row, args.append)
     validate_lift_table(table, str(out))  # a duplicate test is refused before anything is written
     _write(out, table.to_csv(index=False, float_format="%.10g"))
     r = sim.row
+    where = f" in {r['geo']}" if r.get("geo") else ""
     print(
-        f"wrote {out}: {r['channel']} {r['start_date']}..{r['end_date']} spend_delta "
+        f"wrote {out}: {r['channel']}{where} {r['start_date']}..{r['end_date']} spend_delta "
         f"{r['spend_delta']:,.2f}, true lift {sim.true_lift:,.2f}, measured {r['lift']:,.2f} "
         f"+- {r['lift_se']:,.2f}"
     )
     if args.data_out:
         _write(Path(args.data_out), sim.data.to_csv(index=False, date_format="%Y-%m-%d"))
-        print(f"wrote {args.data_out}: the data with the test's change applied")
+        print(f"wrote {args.data_out}: the data with the test's change applied{where}")
     if args.truth_out:
         _write(Path(args.truth_out), json.dumps(sim.truth, indent=2) + "\n")
         roas = sim.truth["channels"][r["channel"]]["roas"]
@@ -138,7 +144,11 @@ def add_experiment_parsers(sub: argparse._SubParsersAction[argparse.ArgumentPars
         "--spend-change", required=True, type=float, metavar="PCT", help="-80 cuts spend by 80 %%"
     )
     sim.add_argument("--se-fraction", type=float, default=0.1, help="lift_se / |true lift|")
-    sim.add_argument("--seed", type=int, default=None, help="seed of the measurement noise")
+    sim.add_argument("--seed", type=int, default=None, help="seed of the noise (and geo draw)")
+    sim.add_argument("--geos", default=None, help="geo data: the test geos, G1,G2")
+    sim.add_argument(
+        "--test-geos", type=int, default=None, metavar="N", help="geo data: draw N test geos"
+    )
     sim.add_argument("--out", required=True, help="lift-test CSV to write")
     sim.add_argument("--append", action="store_true", help="add the row to an existing --out")
     sim.add_argument("--data-out", default=None, help="CSV of the data with the change applied")

@@ -103,11 +103,12 @@ def _show_notes(show: Any) -> Any:
     return showwarning
 
 
-def _check_data(frame: Any, config: ModelConfig) -> None:
+def _check_data(frame: Any, config: ModelConfig, source: str = "calibration.tests") -> None:
     """The checks that need no PyMC, run before it is imported: bad data fails in well under 1 s.
 
-    Dates, columns, numbers, spend and outcome are checked here; the row count the model's
-    lags and parameters need is checked again, with the rest, when the model is built.
+    Dates, columns, numbers, spend and outcome are checked here, and the lift tests against
+    them (``source`` names the tests in errors); the row count the model's lags and parameters
+    need is checked again, with the rest, when the model is built.
     """
     import warnings
 
@@ -121,14 +122,36 @@ def _check_data(frame: Any, config: ModelConfig) -> None:
         exposed = config.exposure_channels
         inputs = prepared.drop(columns=[e for e, _ in exposed.values() if e in prepared.columns])
         if config.geo is None:
-            validate_frame(inputs, **column_roles(config))
+            clean = validate_frame(inputs, **column_roles(config))
+            _check_lift_tests(clean, config, None, source)
             return
         from mediamix.data.geo import validate_geo_frame
 
         geo = config.geo
-        validate_geo_frame(
+        clean, geos, _ = validate_geo_frame(
             inputs, geo_column=geo.column, population=geo.population, **column_roles(config)
         )
+    _check_lift_tests(clean, config, geos, source)
+
+
+def _check_lift_tests(clean: Any, config: ModelConfig, geos: list[str] | None, source: str) -> None:
+    """The lift tests against the checked data (channels, dates, geos, spend), before PyMC."""
+    if not config.calibration.tests:
+        return
+    import numpy as np
+    import pandas as pd
+
+    from mediamix.data.geo_lift_tests import geo_lift_tests_for_data
+    from mediamix.data.lift_tests import lift_tests_for_data
+
+    table = pd.DataFrame([t.model_dump(exclude_none=True) for t in config.calibration.tests])
+    names = config.channel_names
+    spend = clean[[config.spend_column(c) for c in names]].set_axis(names, axis=1)
+    if geos is None:
+        lift_tests_for_data(table, clean["date"], spend, source=source)
+        return
+    cube = spend.to_numpy(np.float64).reshape(-1, len(geos), len(names))
+    geo_lift_tests_for_data(table, clean["date"].unique(), geos, cube, names, source=source)
 
 
 def _fit_command(args: argparse.Namespace) -> int:
@@ -139,7 +162,7 @@ def _fit_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     config = _fit_config(args, out)
     source, frame = _load_data(args, config)
-    _check_data(frame, config)
+    _check_data(frame, config, getattr(args, "lift_tests", None) or "calibration.tests")
     from mediamix.inference.compile_cache import open_for_command
 
     cache = open_for_command(args.compile_cache)  # before PyTensor loads: it reads its dirs once
@@ -221,9 +244,9 @@ def _print_fit(summary: dict[str, Any], run: TrackedRun | None) -> None:
         elif run.registration_skipped:
             print(f"  NOT registered: {run.registration_skipped}", file=sys.stderr)
     for i, test in enumerate(summary.get("calibration", {}).get("tests", []), start=1):
-        p = test["predicted"]
+        p, where = test["predicted"], f" in {test['geo']}" if test.get("geo") else ""
         print(
-            f"  lift test {i} {test['channel']} {test['start_date']}..{test['end_date']}: "
+            f"  lift test {i} {test['channel']}{where} {test['start_date']}..{test['end_date']}: "
             f"measured {test['lift']:.4g} +- {test['lift_se']:.3g}, predicted {p['mean']:.4g} "
             f"[{p['hdi_low']:.4g}, {p['hdi_high']:.4g}], z {test['z']:+.1f}"
         )

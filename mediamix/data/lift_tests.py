@@ -6,14 +6,18 @@ incremental outcome ``lift`` (total over the same periods, original outcome unit
 error ``lift_se``. The modeling data already include the change: the spend the channel would
 have had without the test is ``spend - spend_delta / n_periods`` in each period of the window.
 
-Columns: ``channel, start_date, end_date, spend_delta, lift, lift_se`` and, for geo models, an
-optional ``geo``. Two checks:
+Columns: ``channel, start_date, end_date, spend_delta, lift, lift_se`` and, for geo models,
+``geo``: the geo the test ran in, or several geos separated by ``;`` (``north;south``) for one
+test run in several geos whose ``lift``, ``lift_se`` and ``spend_delta`` are totals over them.
+Checks:
 
 - :func:`validate_lift_table` (no data needed): columns present, each value parses, ``end_date``
-  not before ``start_date``, ``lift_se > 0``, ``spend_delta != 0``, no test listed twice;
-- :func:`lift_tests_for_data`: each test against the modeling data: the channel is modeled, the
-  dates are dates of the data, a national model has no ``geo`` column, and the spend without the
-  test (``spend - spend_delta / n_periods``) is not negative in any period.
+  not before ``start_date``, ``lift_se > 0``, ``spend_delta != 0``, a geo list without empty or
+  repeated names, no test listed twice;
+- :func:`lift_tests_for_data`: each test against a national model's data: the channel is
+  modeled, the dates are dates of the data, no ``geo`` is given, and the spend without the test
+  (``spend - spend_delta / n_periods``) is not negative in any period. A geo model's tests are
+  matched by :mod:`mediamix.data.geo_lift_tests`.
 
 Errors name the row (1-based, header not counted), the field and what is allowed.
 """
@@ -33,10 +37,13 @@ from mediamix.errors import MediamixError
 
 __all__ = [
     "GEO_COLUMN",
+    "GEO_SEPARATOR",
     "LIFT_TEST_COLUMNS",
     "LiftTestError",
     "LiftTests",
+    "geo_names_of",
     "lift_tests_for_data",
+    "match_lift_tests",
     "read_lift_tests",
     "validate_lift_table",
 ]
@@ -45,6 +52,8 @@ __all__ = [
 LIFT_TEST_COLUMNS = ("channel", "start_date", "end_date", "spend_delta", "lift", "lift_se")
 #: The optional column naming a test's geo (geo models only).
 GEO_COLUMN = "geo"
+#: Separates the geos of one test that ran in several geos (``north;south``).
+GEO_SEPARATOR = ";"
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -111,9 +120,34 @@ def _row(record: Mapping[Any, Any], source: str, row: int, has_geo: bool) -> dic
         "lift_se": se,
     }
     if has_geo:
-        geo = record[GEO_COLUMN]
-        out[GEO_COLUMN] = None if pd.isna(geo) or str(geo).strip() == "" else str(geo).strip()
+        out[GEO_COLUMN] = _geo_list(record[GEO_COLUMN], source, row)
     return out
+
+
+def _geo_list(value: Any, source: str, row: int) -> str | None:
+    """A row's geo(s): None when empty, else the names separated by ``;`` (spaces stripped)."""
+    if value is None or pd.isna(value) or str(value).strip() == "":
+        return None
+    names = [part.strip() for part in str(value).split(GEO_SEPARATOR)]
+    if "" in names:
+        raise LiftTestError(
+            f"{_where(source, row, GEO_COLUMN)}: {value!r} has an empty geo name; name one geo, "
+            f"or several separated by {GEO_SEPARATOR!r} (north;south)"
+        )
+    repeated = sorted({g for g in names if names.count(g) > 1})
+    if repeated:
+        raise LiftTestError(
+            f"{_where(source, row, GEO_COLUMN)}: {value!r} lists {repeated} more than once; "
+            "name each geo of the test once"
+        )
+    return GEO_SEPARATOR.join(names)
+
+
+def geo_names_of(value: Any) -> list[str]:
+    """The geos of a checked ``geo`` value (none for None or NaN): ``"north;south"`` to two."""
+    if not isinstance(value, str):
+        return []
+    return value.split(GEO_SEPARATOR)
 
 
 def validate_lift_table(table: pd.DataFrame, source: str = "lift tests") -> pd.DataFrame:
@@ -151,18 +185,26 @@ def validate_lift_table(table: pd.DataFrame, source: str = "lift tests") -> pd.D
         for i, rec in enumerate(table.to_dict(orient="records"), start=1)
     ]
     out = pd.DataFrame(rows)
-    key = ["channel", "start_date", "end_date", *([GEO_COLUMN] if has_geo else [])]
-    repeated = out.duplicated(subset=key, keep="first").to_numpy()
+    _check_repeats(out, rows, source)
+    return out
+
+
+def _check_repeats(out: pd.DataFrame, rows: list[dict[str, Any]], source: str) -> None:
+    """No test listed twice: same channel, dates and (in any order) geos."""
+    key = out[["channel", "start_date", "end_date"]].copy()
+    if GEO_COLUMN in out.columns:
+        key[GEO_COLUMN] = [";".join(sorted(geo_names_of(g))) for g in out[GEO_COLUMN]]
+    repeated = key.duplicated(keep="first").to_numpy()
     if repeated.any():
         second = int(np.flatnonzero(repeated)[0])
-        first = int(np.flatnonzero((out[key] == out.loc[second, key]).all(axis=1))[0])
+        first = int(np.flatnonzero((key == key.iloc[second]).all(axis=1).to_numpy())[0])
         rec = rows[second]
+        where = f" in {rec[GEO_COLUMN]!r}" if rec.get(GEO_COLUMN) else ""
         raise LiftTestError(
-            f"{_where(source, second + 1, 'channel')}: the test of {rec['channel']!r} from "
+            f"{_where(source, second + 1, 'channel')}: the test of {rec['channel']!r}{where} from "
             f"{rec['start_date'].date()} to {rec['end_date'].date()} repeats row {first + 1}; "
             "list each test once (combine repeated measurements)"
         )
-    return out
 
 
 def read_lift_tests(path: str | Path) -> pd.DataFrame:
@@ -196,7 +238,8 @@ class LiftTests:
     spend_delta, lift, lift_se : numpy.ndarray
         As in the table, original units.
     labels : tuple of str
-        ``channel start..end`` per test, the ``lift_test`` coordinate.
+        ``channel start..end`` per test (then `` geo`` for a test that names its geos), the
+        ``lift_test`` coordinate.
     """
 
     channel: IntArray
@@ -238,7 +281,7 @@ def lift_tests_for_data(
     geo_model: bool = False,
     source: str = "lift tests",
 ) -> LiftTests:
-    """Match a checked lift-test table to the modeling data.
+    """Match a checked lift-test table to a national model's data.
 
     Parameters
     ----------
@@ -250,7 +293,8 @@ def lift_tests_for_data(
         The observed spend (currency), one column per modeled channel in model order, one row
         per date; the test's change is already in it.
     geo_model : bool, default False
-        Whether the model has geos; a national model rejects a ``geo`` column with values.
+        Skip the national model's refusal of a ``geo`` (a geo model's tests are matched to its
+        geos by :func:`mediamix.data.geo_lift_tests.geo_lift_tests_for_data`).
     source : str
         Where the table came from, for error messages.
 
@@ -267,10 +311,45 @@ def lift_tests_for_data(
     table = validate_lift_table(table, source)
     if not geo_model:
         _check_national(table, source)
+    tests = match_lift_tests(table, dates, list(spend.columns), source)
+    _check_spend(tests, spend.to_numpy(np.float64), source)
+    return tests
+
+
+def match_lift_tests(
+    table: pd.DataFrame,
+    dates: Sequence[Any] | pd.Series | pd.DatetimeIndex,
+    channels: Sequence[str],
+    source: str = "lift tests",
+) -> LiftTests:
+    """Each test's channel and window as positions in the data (no spend checked).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`validate_lift_table`.
+    dates : sequence of dates
+        The data's dates, sorted (each once).
+    channels : sequence of str
+        The modeled channels in model order.
+    source : str
+        Where the table came from, for error messages.
+
+    Returns
+    -------
+    LiftTests
+        Labelled ``channel start..end`` (and `` geo`` when the test names one).
+
+    Raises
+    ------
+    LiftTestError
+        For an unmodeled channel or a date outside the data or off its grid.
+    """
     index = pd.DatetimeIndex(pd.to_datetime(pd.Series(dates))).normalize()
-    channels = list(spend.columns)
+    channels = list(channels)
+    records = table.to_dict(orient="records")
     pos, start, end = rows = ([], [], [])  # type: tuple[list[int], list[int], list[int]]
-    for i, rec in enumerate(table.to_dict(orient="records"), start=1):
+    for i, rec in enumerate(records, start=1):
         if rec["channel"] not in channels:
             raise LiftTestError(
                 f"{_where(source, i, 'channel')}: {rec['channel']!r} is not a modeled channel; "
@@ -281,13 +360,12 @@ def lift_tests_for_data(
         end.append(_row_of(index, rec["end_date"], source, i, "end_date"))
     labels = tuple(
         f"{r['channel']} {r['start_date'].date()}..{r['end_date'].date()}"
-        for r in table.to_dict(orient="records")
+        + (f" {r[GEO_COLUMN]}" if r.get(GEO_COLUMN) else "")
+        for r in records
     )
     column = {k: table[k].to_numpy(np.float64) for k in ("spend_delta", "lift", "lift_se")}
     found = {k: np.array(v, dtype=np.intp) for k, v in zip(("channel", "start", "end"), rows)}  # noqa: B905
-    tests = LiftTests(**found, **column, labels=labels)  # type: ignore[arg-type]
-    _check_spend(tests, spend.to_numpy(np.float64), source)
-    return tests
+    return LiftTests(**found, **column, labels=labels)  # type: ignore[arg-type]
 
 
 def _check_national(table: pd.DataFrame, source: str) -> None:

@@ -118,16 +118,9 @@ def _prepare(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
 
 def _geo_supports(config: ModelConfig) -> None:
     """Refuse what a geo model does not do yet, rather than ignore it."""
-    unsupported = {
-        "window": config.window.start is not None or config.window.end is not None,
-        "calibration (lift tests)": bool(config.calibration.lift_tests or config.calibration.tests),
-        "prior: {roas: ...}": any(c.prior is not None for c in config.channels.values()),
-    }
-    found = [k for k, on in unsupported.items() if on]
-    if found:
+    if config.window.start is not None or config.window.end is not None:
         raise ConfigError(
-            f"geo: {', '.join(found)} not supported for geo models yet; remove "
-            f"{'it' if len(found) == 1 else 'them'} or fit a national model"
+            "geo: window not supported for geo models yet; remove it or fit a national model"
         )
 
 

@@ -53,7 +53,9 @@ __all__ = [
     "channel_beta",
     "lift_table",
     "lift_test_blocks",
+    "refuse_organic_roas",
     "resolve_calibration",
+    "roas_beta",
     "table_records",
 ]
 
@@ -209,7 +211,16 @@ def add_lift_likelihood(
     delta = tests.delta_per_period() * media_per_currency[tests.channel]
     lift = _predicted_lift(tests, np.asarray(spend, np.float64), delta, spend_max, stages, beta)
     predicted = pm.Deterministic("lift_test_predicted", lift * y_scale, dims=LIFT_DIM)
-    pm.Normal(LIFT_OBSERVED, mu=predicted, sigma=tests.lift_se, observed=tests.lift, dims=LIFT_DIM)
+    # a static shape: the graph must not read the dim's length (an integer the nutpie callback
+    # cannot carry), which PyMC otherwise does for a one-test dim
+    pm.Normal(
+        LIFT_OBSERVED,
+        mu=predicted,
+        sigma=tests.lift_se,
+        observed=tests.lift,
+        dims=LIFT_DIM,
+        shape=(len(tests),),
+    )
     return predicted
 
 
@@ -243,6 +254,39 @@ def channel_beta(
         ``beta`` over ``channel`` (a deterministic named ``beta`` when any channel has a
         ROAS prior, its free part then ``beta_free`` over ``channel_beta``).
     """
+
+    def outcome_per_beta() -> Any:
+        unit = forward.media(spend, spend_max, stages, np.ones(len(config.channel_names)))
+        return y_scale * unit.sum(axis=0)
+
+    return roas_beta(config, spend_total, outcome_per_beta, beta_rv)
+
+
+def roas_beta(
+    config: ModelConfig,
+    spend_total: FloatArray,
+    outcome_per_beta: Callable[[], Any],
+    beta_rv: PriorRV,
+) -> Any:
+    """``beta`` of every paid channel, ``roas * spend_total / outcome_per_beta`` on a ROAS prior.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Channels with ``prior.roas`` get a ``roas`` random variable; the rest a ``beta`` prior.
+    spend_total : numpy.ndarray
+        Each channel's total spend (currency) over the data, ``(channel,)``.
+    outcome_per_beta : callable
+        Returns each channel's total contribution over the data (outcome units) per unit of
+        ``beta``, ``(channel,)``; called only when some channel has a ROAS prior.
+    beta_rv : callable
+        ``beta_rv(name, channels, dim)`` creates the ``beta`` prior of those channels.
+
+    Returns
+    -------
+    TensorVariable
+        As :func:`channel_beta` says.
+    """
     names = config.channel_names
     on_roas = [c for c in names if config.channels[c].prior is not None]
     if not on_roas:
@@ -259,15 +303,30 @@ def channel_beta(
         raise ConfigError(f"prior.roas: channels must share one distribution; got {families}")
     params = {k: np.array([p.params[k] for p in priors]) for k in priors[0].params}
     roas = getattr(pm, priors[0].dist)("roas", **params, dims=roas_dim)
-    unit = forward.media(spend, spend_max, stages, np.ones(len(names)))
     idx = np.array([names.index(c) for c in on_roas])
-    implied = roas * spend_total[idx] / (y_scale * unit.sum(axis=0)[idx])
+    implied = roas * spend_total[idx] / outcome_per_beta()[idx]
     beta = pt.zeros(len(names))
     beta = pt.set_subtensor(beta[idx], implied)
     if free:
         free_idx = np.array([names.index(c) for c in free])
         beta = pt.set_subtensor(beta[free_idx], beta_rv("beta_free", free, "channel_beta"))
     return pm.Deterministic("beta", beta, dims="channel")
+
+
+def refuse_organic_roas(config: ModelConfig) -> None:
+    """A ROAS prior needs spend: refuse one on an organic channel.
+
+    Raises
+    ------
+    ConfigError
+        Naming the organic channels with ``prior.roas``.
+    """
+    organic = [c for c, entry in config.organic_channels.items() if entry.prior is not None]
+    if organic:
+        raise ConfigError(
+            f"organic_channels {organic}: prior.roas needs spend; organic media have none "
+            "(set a beta prior instead)"
+        )
 
 
 def calibrated_beta(
@@ -303,12 +362,7 @@ def calibrated_beta(
     """
     spend_max, y_scale, stages = terms
     names = config.channel_names
-    organic = [c for c, entry in config.organic_channels.items() if entry.prior is not None]
-    if organic:
-        raise ConfigError(
-            f"organic_channels {organic}: prior.roas needs spend; organic media have none "
-            "(set a beta prior instead)"
-        )
+    refuse_organic_roas(config)
     spend = frame[[config.spend_column(c) for c in names]].set_axis(names, axis=1)
     totals = spend.sum().to_numpy(np.float64)
     beta = channel_beta(config, media, spend_max, stages, totals, y_scale, beta_rv)

@@ -14,7 +14,9 @@ saturation parameters, trend, seasonality and control coefficients are shared by
 The media term is :func:`mediamix.model.forward.media_geo` (the (geo, channel) pairs as columns
 of the one forward pass) and the baseline :func:`mediamix.model.forward.baseline` over the
 (date, geo) rows, so nothing loops over geos. ``channel_contribution`` (date, geo, channel) and
-``baseline`` (date, geo) are in original outcome units (per capita times population).
+``baseline`` (date, geo) are in original outcome units (per capita times population). Lift
+tests in named geos and priors on a channel's national ROAS are
+:mod:`mediamix.model.geo_calibration`'s.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ import pytensor.tensor as pt
 from mediamix.config.model import ModelConfig
 from mediamix.data.columns import column_roles, exposure_inputs
 from mediamix.data.geo import validate_geo_frame
+from mediamix.data.geo_lift_tests import geo_lift_tests_for_data
 from mediamix.data.validation import infer_frequency
 from mediamix.model import forward
+from mediamix.model.calibration import lift_table, refuse_organic_roas, roas_beta
+from mediamix.model.geo_calibration import add_geo_lift_likelihood, geo_outcome_per_beta
 from mediamix.model.parameters import media_stages, prior_rv, scalar_rv, shared_coords
 from mediamix.model.scalers import FloatArray, ModelData, Scalers, fourier_features
 
@@ -121,14 +126,71 @@ def _static(stages: list[list[forward.Group]], beta: Any) -> tuple[list[list[for
     return fixed, pt.specify_shape(beta, (sum(len(g.columns) for g in stages[0]),))
 
 
-def _geo_beta(md: ModelData, beta: Any, name: str, dim: str) -> Any:
-    """Per-(geo, channel) effects, non-centred log-normal around the national ``beta``."""
+def _geo_spread(md: ModelData, name: str, dim: str) -> Any:
+    """``exp(sd * raw)`` (geo, channel): each geo's effect relative to the national ``beta``."""
     assert md.config.geo is not None
     n_geo, n_channel = len(md.scalers.geos), len(md.config.channel_names)
     spread = prior_rv(f"{name}_sd", [md.config.geo.beta_spread] * n_channel, dim)
     raw = pm.Normal(f"{name}_raw", 0.0, 1.0, dims=("geo", dim), shape=(n_geo, n_channel))
-    value = pt.specify_shape(beta[None, :] * pt.exp(spread[None, :] * raw), (n_geo, n_channel))
+    return pt.specify_shape(pt.exp(spread[None, :] * raw), (n_geo, n_channel))
+
+
+def _geo_beta(md: ModelData, beta: Any, name: str, dim: str) -> Any:
+    """Per-(geo, channel) effects, non-centred log-normal around the national ``beta``."""
+    n_geo, n_channel = len(md.scalers.geos), len(md.config.channel_names)
+    value = pt.specify_shape(beta[None, :] * _geo_spread(md, name, dim), (n_geo, n_channel))
     return pm.Deterministic(name, value, dims=("geo", dim))
+
+
+def _media(
+    md: ModelData, spend: Any, spend_max: Any, y_scale: Any, population: Any
+) -> tuple[Any, ...]:
+    """The paid media term per capita (date, geo, channel), its stages and ``beta_geo``.
+
+    With ROAS priors (:mod:`mediamix.model.geo_calibration`) ``beta`` is a deterministic of
+    ``roas`` and the geo spread, and the media term is the terms per unit of ``beta`` times it.
+    """
+    cfg = md.config
+    if not any(c.prior is not None for c in cfg.channels.values()):
+        stages, beta = _static(*media_stages(cfg))
+        beta_geo = _geo_beta(md, beta, "beta_geo", "channel")
+        return forward.media_geo(spend, spend_max, stages, beta_geo), stages, beta_geo
+    refuse_organic_roas(cfg)
+    names = cfg.channel_names
+    stages, _ = _static(media_stages(cfg, hook=lambda _: None)[0], pt.ones(len(names)))
+    spread = _geo_spread(md, "beta_geo", "channel")
+    terms, per_beta = geo_outcome_per_beta(spend, spend_max, stages, spread, population, y_scale)
+    totals = geo_cube(md, [cfg.spend_column(c) for c in names]).sum(axis=(0, 1))
+
+    def beta_rv(name: str, channels: Any, dim: str) -> Any:
+        return prior_rv(name, [cfg.channels[c].beta for c in channels], dim)
+
+    beta = pt.specify_shape(roas_beta(cfg, totals, lambda: per_beta, beta_rv), (len(names),))
+    beta_geo = pm.Deterministic("beta_geo", beta[None, :] * spread, dims=("geo", "channel"))
+    return terms * beta[None, None, :], stages, beta_geo
+
+
+def _lift_tests(md: ModelData, spend_max: Any, y_scale: Any, stages: Any, beta_geo: Any) -> None:
+    """The lift tests of the config in the likelihood (:mod:`.geo_calibration`), if any."""
+    cfg, sc = md.config, md.scalers
+    table = lift_table(cfg)
+    if table is None:
+        return
+    names = cfg.channel_names
+    tests = geo_lift_tests_for_data(
+        table,
+        pd.DatetimeIndex(md.frame["date"].unique()),
+        sc.geos,
+        geo_cube(md, [cfg.spend_column(c) for c in names]),
+        names,
+        source="calibration.tests",
+    )
+    per_currency = np.array([1.0 / sc.cost_per_exposure.get(c, 1.0) for c in names])
+    population = np.array([sc.population[g] for g in sc.geos])
+    media = geo_cube(md, names, per_capita=True)
+    add_geo_lift_likelihood(
+        tests, media, per_currency, population, spend_max, stages, beta_geo, y_scale
+    )
 
 
 def _organic(md: ModelData, per_row: Any) -> Any:
@@ -208,7 +270,9 @@ def build_geo_model(md: ModelData, config: ModelConfig) -> pm.Model:
         data ``spend_per_capita`` (date, geo, channel), ``population`` (geo), ``spend_max``,
         ``y_scale``; national ``beta`` and per-geo ``beta_geo`` (geo, channel); deterministics
         ``channel_contribution`` (date, geo, channel) and ``baseline`` (date, geo) in original
-        outcome units; likelihood ``y`` (date, geo) on the scaled outcome per capita.
+        outcome units; likelihood ``y`` (date, geo) on the scaled outcome per capita. With lift
+        tests, ``lift_test_predicted`` and ``lift_test_observed`` (dim ``lift_test``); with ROAS
+        priors, ``roas`` and ``beta`` a deterministic of it.
     """
     cfg, sc = config, md.scalers
     names = cfg.channel_names
@@ -224,10 +288,8 @@ def build_geo_model(md: ModelData, config: ModelConfig) -> pm.Model:
         )
         # outcome units per (date, geo) cell: per capita model units times y_scale and population
         per_row = (y_scale * population)[None, :, None]
-        stages, beta = _static(*media_stages(cfg))
-        media = forward.media_geo(
-            spend, spend_max, stages, _geo_beta(md, beta, "beta_geo", "channel")
-        )
+        media, stages, beta_geo = _media(md, spend, spend_max, y_scale, population)
+        _lift_tests(md, spend_max, y_scale, stages, beta_geo)
         pm.Deterministic("channel_contribution", media * per_row, dims=("date", "geo", "channel"))
         base = _baseline(md, per_row)
         pm.Deterministic(

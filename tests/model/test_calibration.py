@@ -121,3 +121,23 @@ def test_roas_prior_makes_beta_deterministic() -> None:
     assert "beta_free" in model.named_vars  # search keeps a beta prior
     with pytest.raises(ConfigError, match=r"beta or on prior\.roas, not both"):
         _config(prior=prior, beta={"dist": "HalfNormal", "sigma": 1.0})
+
+
+def test_one_lift_test_compiles_for_nutpie() -> None:
+    from mediamix.inference.nutpie_callback import c_callback_model
+
+    syn = _synthetic()
+    d = syn.data["date"]
+    tests = pd.DataFrame(
+        {
+            "channel": ["tv"],
+            "start_date": [d[10]],
+            "end_date": [d[12]],
+            "spend_delta": [-100.0],
+            "lift": [-5.0],
+            "lift_se": [1.0],
+        }
+    )
+    # a length-1 dim must not put its length (an integer) into nutpie's float buffer
+    model = build_model(syn.data, resolve_calibration(_config(), tests))
+    assert c_callback_model(model) is not None
