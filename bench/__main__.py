@@ -108,6 +108,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--geo-seeds", type=int, default=10, help="recovery: data seeds, geo datasets")
     p.add_argument("--first-seed", type=int, default=1, help="recovery: the first data seed")
     p.add_argument("--jobs", type=int, default=1, help="recovery: fits run at once")
+    p.add_argument(
+        "--from-partial",
+        help="recovery: write the report from a stopped run's partial results (*.partial.json)",
+    )
     p.add_argument("--bench-python", default=".venv-bench/bin/python", help="PyMC-Marketing's")
     p.add_argument("--meridian-python", default=".venv-meridian/bin/python", help="Meridian's")
     p.add_argument("--meridian-knots", type=int, help="Meridian's knots (default: its own)")
@@ -265,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         return _calibration(args, datasets[0], settings, command, raw)
     from bench.recovery import recovery_study
 
+    if args.from_partial:
+        results = json.loads(Path(args.from_partial).read_text())
+        _write(results, render_recovery, results.get("command", command), doc, raw)
+        return 0
     machine = describe({"mediamix": sys.executable})
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     geo_seeds = list(range(args.first_seed, args.first_seed + args.geo_seeds))
@@ -273,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     def keep(results: dict[str, Any]) -> None:
         # the fits so far, beside the report: a study stopped midway keeps what it measured
         tmp = partial.with_name(partial.name + ".tmp")
-        tmp.write_text(json.dumps({**results, "machine": machine}, indent=2, default=float))
+        partial_results = {**results, "machine": machine, "command": command}
+        tmp.write_text(json.dumps(partial_results, indent=2, default=float))
         tmp.replace(partial)
 
     results = recovery_study(

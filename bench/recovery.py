@@ -189,7 +189,13 @@ def recovery_study(
     order = sorted(tasks, key=lambda t: t[0] not in GEO_DATASETS)
     done: dict[tuple[str, int], dict[str, Any]] = {}
     lock = threading.Lock()
-    meta = {"settings": asdict(settings), "seeds": seeds, "geo_seeds": geo_seeds, "jobs": jobs}
+    meta = {
+        "settings": asdict(settings),
+        "seeds": seeds,
+        "geo_seeds": geo_seeds,
+        "jobs": jobs,
+        "planned_fits": len(tasks),
+    }
 
     def results() -> dict[str, Any]:
         fits = [done[t] for t in tasks if t in done]

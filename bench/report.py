@@ -403,6 +403,7 @@ def render_recovery(
         "`hdi_prob`; **relative error** is `|posterior mean ROAS - true ROAS| / true ROAS`.",
         "",
         *geo_note,
+        *_stopped_note(results),
         *(
             []
             if geo_keys
@@ -450,3 +451,16 @@ def render_recovery(
         if "geo" in sm:
             out += render_geo_recovery(key, sm)
     return "\n".join(out)
+
+
+def _stopped_note(results: dict[str, Any]) -> list[str]:
+    """A warning line when the study stopped before all its planned fits ran."""
+    planned = results.get("planned_fits")
+    done = len(results["fits"])
+    if planned is None or done >= planned:
+        return []
+    return [
+        f"**This run stopped after {done} of its {planned} planned fits** (rendered from its "
+        "partial results with `--from-partial`); the tables below cover those fits only.",
+        "",
+    ]

@@ -679,3 +679,23 @@ def test_cli_cache_numbers_come_from_the_root_and_the_log(tmp_path: Path) -> Non
     }
     log.write_text("compile cache: no archive yet\n")
     assert _cache_numbers(root, log) == {"archive_mib": 1.0}
+
+
+def test_recovery_page_says_when_the_study_stopped_early() -> None:
+    roas = {"hdi_prob": 0.94, "channels": {"tv": _roas(2.0, 2.1)}}
+    fits = [
+        {"dataset": "a", "seed": s, "ok": True, "fit_s": 1.0, "converged": True, "roas": roas}
+        for s in (1, 2)
+    ]
+    results = {
+        "settings": {**FitSettings().__dict__},
+        "seeds": [1, 2, 3, 4],
+        "fits": fits,
+        "planned_fits": 4,
+        "summary": {"a": {"title": "three channels", "n_failed": 0, **summarize(fits)}},
+        "machine": {"date": "2026-01-01", "cpu_model": "Test CPU", "cpu_count": 2},
+    }
+    page = render_recovery(results, "python -m bench --study recovery")
+    assert "stopped after 2 of its 4 planned fits" in page
+    results["planned_fits"] = 2
+    assert "stopped after" not in render_recovery(results, "python -m bench --study recovery")

@@ -270,6 +270,7 @@ class GeoModelConfig(StrictModel):
     population: str | None = Field(default=None, min_length=1)
     beta_spread: PriorConfig = _prior("HalfNormal", sigma=0.3)
     intercept_spread: PriorConfig = _prior("HalfNormal", sigma=0.5)
+    effects: Literal["non_centred", "centred"] = "non_centred"
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -136,8 +136,24 @@ def _geo_spread(md: ModelData, name: str, dim: str) -> Any:
 
 
 def _geo_beta(md: ModelData, beta: Any, name: str, dim: str) -> Any:
-    """Per-(geo, channel) effects, non-centred log-normal around the national ``beta``."""
+    """Per-(geo, channel) effects, log-normal around the national ``beta``.
+
+    Non-centred (``exp(sd * raw)`` times ``beta``) by default; ``geo.effects: centred`` samples
+    ``log beta_geo ~ Normal(log beta, sd)`` directly, which mixes better when every geo has
+    enough data to pin its own effect down (the spread then is no funnel's neck).
+    """
+    assert md.config.geo is not None
     n_geo, n_channel = len(md.scalers.geos), len(md.config.channel_names)
+    if md.config.geo.effects == "centred":
+        spread = prior_rv(f"{name}_sd", [md.config.geo.beta_spread] * n_channel, dim)
+        log_geo = pm.Normal(
+            f"{name}_log",
+            mu=pt.log(beta)[None, :],
+            sigma=spread[None, :],
+            dims=("geo", dim),
+            shape=(n_geo, n_channel),
+        )
+        return pm.Deterministic(name, pt.exp(log_geo), dims=("geo", dim))
     value = pt.specify_shape(beta[None, :] * _geo_spread(md, name, dim), (n_geo, n_channel))
     return pm.Deterministic(name, value, dims=("geo", dim))
 
