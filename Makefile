@@ -28,7 +28,7 @@ SPARK35_PY := $(SPARK35_VENV)/bin/python
 SPARK35_STAMP := $(SPARK35_VENV)/.installed
 SPARK35_REQS := tests/requirements-spark35.txt
 
-.PHONY: help env test lint typecheck pytest run app bench bench-env meridian-env recovery recovery-calibration scale clean bundle spark35-env spark35-test
+.PHONY: help env test lint typecheck pytest run app bench bench-env meridian-env recovery recovery-calibration scale bench-geo-memory clean bundle spark35-env spark35-test
 
 help:
 	@echo "make test   - create/update the environment, then ruff, mypy and pytest"
@@ -38,6 +38,8 @@ help:
 	@echo "make bench     - mediamix vs PyMC-Marketing, speed and accuracy, and the geo model vs"
 	@echo "                 Google Meridian on 40 geos (writes docs/benchmarks.md)"
 	@echo "make scale     - fit-many on local[2]: 40 groups, efficiency (writes docs/scale.json)"
+	@echo "make bench-geo-memory - peak memory of a 200 geos x 156 weeks x 10 channels fit, short"
+	@echo "                 chains, projected to 4 x 1000 draws (a section of docs/benchmarks.md)"
 	@echo "make recovery  - ROAS recovery study over many seeds, national and geo (docs/recovery.md)"
 	@echo "make recovery-calibration - with and without lift tests (a section of docs/recovery.md)"
 	@echo "                 both take BENCH_ARGS, e.g. BENCH_ARGS='--datasets a --draws 200 --tune 200'"
@@ -111,6 +113,10 @@ recovery: $(STAMP)
 # lift tests on the planner's top channels, dataset (b), 10 seeds (a section of docs/recovery.md)
 recovery-calibration: $(STAMP)
 	$(VPY) -m bench --study calibration --datasets b --seeds 10 $(BENCH_ARGS)
+
+# peak memory of a 200-geo fit, measured with short chains and projected to 4 x 1000 draws
+bench-geo-memory: $(STAMP)
+	$(VPY) -m bench --study geo-memory $(BENCH_ARGS)
 
 # fit-many on local Spark: 40 groups x 104 weeks x 3 channels (writes docs/scale.json)
 scale: $(STAMP)

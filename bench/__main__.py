@@ -31,6 +31,12 @@ the planner's top three channels, written into ``docs/recovery.md``::
 Scale-out study (``make scale``): 40 groups on local Spark, written to ``docs/scale.json``::
 
     .venv/bin/python -m bench --study scale --groups 40 --weeks 104 --channels 3
+
+Geo memory study (``make bench-geo-memory``): a 200 geos x 156 weeks x 10 channels fit, its
+peak memory per phase at 2 x (30 + 50) draws and replayed at 1x and 4x those draws, projected
+to 4 x 1000 draws (``docs/geo_memory.json`` and a section of ``docs/benchmarks.md``)::
+
+    .venv/bin/python -m bench --study geo-memory
 """
 
 from __future__ import annotations
@@ -71,7 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     p.add_argument(
-        "--study", choices=["speed", "recovery", "calibration", "scale"], default="speed"
+        "--study",
+        choices=["speed", "recovery", "calibration", "scale", "geo-memory"],
+        default="speed",
     )
     p.add_argument("--groups", type=int, default=40, help="scale: number of groups")
     p.add_argument("--weeks", type=int, default=104, help="scale: weeks per group")
@@ -85,9 +93,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--libraries", default="mediamix,pymc-marketing", help="national datasets")
     p.add_argument("--geo-libraries", default="mediamix,meridian", help="geo datasets")
-    p.add_argument("--chains", type=int, default=4)
-    p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--chains", type=int, help="default 4 (geo-memory: 2)")
+    p.add_argument("--draws", type=int, help="default 1000 (geo-memory: 50)")
+    p.add_argument("--tune", type=int, help="default 1000 (geo-memory: 30)")
+    p.add_argument(
+        "--memory-repeats", default="1,4", help="geo-memory: how many times the draws are replayed"
+    )
     p.add_argument("--seed", type=int, default=1, help="the samplers' seed")
     p.add_argument("--no-warm", action="store_true", help="skip the warm-cache repeat")
     p.add_argument(
@@ -118,7 +129,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work-dir", default="out/bench", help="scratch space (data, caches, logs)")
     p.add_argument("--doc", help="markdown output (default docs/benchmarks.md or recovery.md)")
     p.add_argument("--json", help="raw results (default docs/benchmarks.json or recovery.json)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    # the geo memory study samples a large model briefly; the others sample as a default fit
+    short = args.study == "geo-memory"
+    for name, default, brief in (("chains", 4, 2), ("draws", 1000, 50), ("tune", 1000, 30)):
+        if getattr(args, name) is None:
+            setattr(args, name, brief if short else default)
+    return args
 
 
 def _shown(path: Path) -> str:
@@ -170,6 +187,40 @@ def _calibration(
     results = calibration_study(key, seeds, settings, progress=write)
     write(results)
     return 0 if results["fits"] else 1
+
+
+def _geo_memory(args: argparse.Namespace) -> int:
+    """The geo memory study, its section written into ``docs/benchmarks.md`` (or ``--doc``)."""
+    from bench.geo_memory import geo_memory_study
+    from bench.report_geo import render_geo_memory, write_memory_section
+
+    repeats = tuple(int(k) for k in args.memory_repeats.split(",") if k.strip())
+    if not repeats or min(repeats) < 1:
+        raise SystemExit("--memory-repeats: positive integers, e.g. 1,4")
+    results = geo_memory_study(
+        REPO_ROOT / args.work_dir / "geo-memory",
+        chains=args.chains,
+        tune=args.tune,
+        draws=args.draws,
+        repeats=repeats,
+        seed=args.seed,
+        timeout=args.timeout,
+    )
+    results["machine"] = {
+        **describe({"mediamix": sys.executable}),
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
+    }
+    raw = REPO_ROOT / (args.json or "docs/geo_memory.json")
+    doc = REPO_ROOT / (args.doc or "docs/benchmarks.md")
+    command = "python -m bench " + shlex.join(sys.argv[1:])
+    raw.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    text = doc.read_text() if doc.exists() else ""
+    section = render_geo_memory(results, command, _shown(raw))
+    tmp = doc.with_name(doc.name + ".tmp")
+    tmp.write_text(write_memory_section(text, section))
+    tmp.replace(doc)
+    print(f"wrote {_shown(doc)} and {_shown(raw)}", file=sys.stderr)
+    return 0
 
 
 def environments(
@@ -243,6 +294,8 @@ def speed(args: argparse.Namespace, datasets: list[str], settings: FitSettings) 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen study and write its report."""
     args = parse_args(argv)
+    if args.study == "geo-memory":
+        return _geo_memory(args)
     if args.study == "scale":
         from bench.scale import print_summary, scale_study
 

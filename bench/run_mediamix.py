@@ -28,6 +28,7 @@ from bench.metrics import (  # noqa: E402
     sampler_settings,
     write_result,
 )
+from mediamix.analysis.geo_draws import geo_total_draws, national_draws  # noqa: E402
 from mediamix.config.model import load_model_config  # noqa: E402
 from mediamix.inference.fit import fit  # noqa: E402
 from mediamix.model.builder import channel_parameters  # noqa: E402
@@ -52,9 +53,8 @@ def main() -> None:
     free_vars = [rv.name for rv in result.build_model().free_RVs]
     channel_vars = sorted({v for p in channel_parameters(config).values() for v, _ in p.values()})
     spend = {ch: float(frame[ch].sum()) for ch in config.channel_names}
-    contributions = post["channel_contribution"].sum("date")
-    if geo_column:  # dims (chain, draw, geo, channel): national = the sum over geos
-        contributions = contributions.sum("geo")
+    # dims (chain, draw, channel); a geo fit's summed over its geos
+    contributions = national_draws(result, "channel_contribution").sum("date")
     record: dict[str, Any] = {
         "library": "mediamix",
         "sampler": config.sampler.sampler,
@@ -72,7 +72,8 @@ def main() -> None:
         "draws_total": int(post.sizes["chain"] * post.sizes["draw"]),
     }
     if geo_column:
-        record["geo_roas"] = geo_scores(post, frame, spec, config.hdi_prob)
+        totals = geo_total_draws(result, "channel_contribution")
+        record["geo_roas"] = geo_scores(totals, frame, spec, config.hdi_prob)
         record["arrays"] = array_sizes(
             {g: result.idata[g].to_dataset() for g in result.idata.children}
         )
@@ -80,11 +81,15 @@ def main() -> None:
 
 
 def geo_scores(
-    post: Any, frame: pd.DataFrame, spec: dict[str, Any], hdi_prob: float
+    totals: Any, frame: pd.DataFrame, spec: dict[str, Any], hdi_prob: float
 ) -> dict[str, Any]:
-    """Per-geo ROAS draws (contribution / spend of each geo) scored against the truth."""
+    """Per-geo ROAS draws (contribution / spend of each geo) scored against the truth.
+
+    ``totals``: each geo's contribution per channel over the data, ``(chain, draw, geo,
+    channel)`` in any order.
+    """
     channels = list(spec["channels"])
-    totals = post["channel_contribution"].sum("date").transpose("chain", "draw", "geo", "channel")
+    totals = totals.transpose("chain", "draw", "geo", "channel")
     geos = [str(g) for g in totals["geo"].values]
     spend = frame.groupby(spec["geo_column"])[channels].sum().loc[geos].to_numpy()
     draws = totals.sel(channel=channels).to_numpy().reshape(-1, len(geos), len(channels))

@@ -51,11 +51,18 @@ def geo_config() -> ModelConfig:
 
 
 def prior_geo_fit() -> FitResult:
-    """Three geos x 30 weeks x 2 channels; 40 prior draws stand in for the posterior."""
+    """Three geos x 30 weeks x 2 channels; 40 prior draws stand in for the posterior.
+
+    Besides the stored sums, the draws hold the per-cell ``channel_contribution`` and
+    ``baseline`` (named variables a fit does not store), as the reference the tests check
+    against, and as a fit saved before the sums existed held them.
+    """
     cfg = geo_config()
     md = prepare_data(geo_frame(), cfg)
-    with build_model(md, cfg):
-        prior = pm.sample_prior_predictive(draws=40, random_seed=3)
+    with build_model(md, cfg) as model:
+        names = [v.name for v in (*model.basic_RVs, *model.deterministics)]
+        names += ["channel_contribution", "baseline"]
+        prior = pm.sample_prior_predictive(draws=40, random_seed=3, var_names=names)
     group = prior["prior"] if not hasattr(prior, "prior") else prior.prior
     post = group.to_dataset() if hasattr(group, "to_dataset") else group
     idata = xr.DataTree.from_dict({"posterior": xr.DataTree(post)})

@@ -579,6 +579,11 @@ def test_geo_recovery_summary_and_report() -> None:
     assert "HDI coverage 87.5% against the nominal 94%" in page
     assert "| tv | 75.0% | 94% |" in page
     assert "| search | 100.0% | 94% | 0.0% |" in page
+    assert "stopped after" not in page
+    # a study stopped midway says so, and a complete one does not
+    assert "stopped after" not in render_recovery({**results, "planned_fits": 2}, "bench")
+    stopped = render_recovery({**results, "planned_fits": 20}, "bench")
+    assert "**This run stopped after 2 of its 20 planned fits**" in stopped
 
 
 def test_recovery_study_runs_fits_at_once_and_keeps_partial_results(
@@ -699,3 +704,122 @@ def test_recovery_page_says_when_the_study_stopped_early() -> None:
     assert "stopped after 2 of its 4 planned fits" in page
     results["planned_fits"] = 2
     assert "stopped after" not in render_recovery(results, "python -m bench --study recovery")
+
+
+def _memory_record(mode: str, draws: int, peaks: dict[str, float], fit_nc: float) -> dict[str, Any]:
+    """A :mod:`bench.geo_memory_run` record: phases' peaks, the fit's arrays, its file size."""
+    mib = 2**20
+    spec: dict[str, Any] = {"mode": mode, **({"repeat": draws // 100} if mode == "replay" else {})}
+    return {
+        "spec": spec,
+        "phases": [{"phase": k, "peak_rss_mib": v, "start_rss_mib": 0.0} for k, v in peaks.items()],
+        "peak_rss_mib": max(peaks.values()),
+        "draws_total": draws,
+        "free_vars": ["beta_geo_raw"],
+        "fit_nc_mib": fit_nc,
+        "wall_s": 1.0,
+        "arrays": [
+            {
+                "group": "posterior",
+                "name": "beta_geo_raw",
+                "dims": ["geo", "channel"],
+                "nbytes": draws * mib // 64,
+                "per_draw": True,
+            },
+            {
+                "group": "posterior",
+                "name": "beta_geo",
+                "dims": ["geo", "channel"],
+                "nbytes": draws * mib // 64,
+                "per_draw": True,
+            },
+            {
+                "group": "sample_stats",
+                "name": "energy",
+                "dims": [],
+                "nbytes": draws * mib // 64,
+                "per_draw": True,
+            },
+            {
+                "group": "log_likelihood",
+                "name": "y",
+                "dims": ["date", "geo"],
+                "nbytes": draws * mib // 4,
+                "per_draw": True,
+            },
+            {
+                "group": "constant_data",
+                "name": "population",
+                "dims": ["geo"],
+                "nbytes": mib,
+                "per_draw": False,
+            },
+        ],
+    }
+
+
+def test_geo_memory_projection_adds_each_phases_slope_to_the_sampled_peak() -> None:
+    from bench.geo_memory import project
+
+    sample = _memory_record("sample", 100, {"fit:sampling": 600, "fit:diagnostics": 900}, 20)
+    runs = [
+        sample,
+        _memory_record("replay", 100, {"fit:sampling": 300, "fit:diagnostics": 700}, 20),
+        _memory_record("replay", 400, {"fit:sampling": 300, "fit:diagnostics": 1000}, 50),
+    ]
+    p = project(runs, 4000)
+    rows = {r["phase"]: r for r in p["phases"]}
+    # diagnostics: (1000 - 700) / 300 = 1 MiB per draw on top of the sampled 900 at 100 draws
+    assert rows["fit:diagnostics"]["slope_mib_per_draw"] == pytest.approx(1.0)
+    assert rows["fit:diagnostics"]["projected_mib"] == pytest.approx(900 + 3900)
+    # sampling grows by the trace: the sampled variable and the statistics, 2/64 MiB per draw
+    assert rows["fit:sampling"]["slope_mib_per_draw"] == pytest.approx(2 / 64)
+    assert rows["fit:sampling"]["slope_from"].startswith("nutpie trace")
+    assert p["projected_peak_phase"] == "fit:diagnostics"
+    assert p["projected_peak_mib"] == pytest.approx(4800)
+    # every per-draw array counts, data does not: (3/64 + 1/4) MiB per draw
+    assert p["stored_at_target_mib"] == pytest.approx(4000 * (3 / 64 + 1 / 4))
+    assert p["fit_nc_per_draw_mb"] == pytest.approx(0.1)
+    assert p["fit_nc_at_target_mb"] == pytest.approx(50 + 0.1 * 3600)
+
+
+def test_geo_memory_section_is_written_between_its_markers() -> None:
+    from bench.geo_memory import project
+    from bench.report_geo import (
+        MEMORY_BEGIN,
+        MEMORY_END,
+        render_geo_memory,
+        write_memory_section,
+    )
+
+    runs = [
+        _memory_record("sample", 100, {"fit:diagnostics": 900}, 20),
+        _memory_record("replay", 100, {"fit:diagnostics": 700}, 20),
+        _memory_record("replay", 400, {"fit:diagnostics": 1000}, 50),
+    ]
+    settings = {
+        "generator_config": "bench/configs/geo_200x156x10.yaml",
+        "geos": 200,
+        "weeks": 156,
+        "channels": 10,
+        "chains": 2,
+        "tune": 30,
+        "draws": 50,
+        "repeats": [1, 4],
+        "target_draws": 4000,
+        "budget_mib": 8192,
+    }
+    results = {"settings": settings, "runs": runs, "projection": project(runs, 4000)}
+    section = render_geo_memory(results, "python -m bench --study geo-memory", "m.json")
+    assert section.startswith(MEMORY_BEGIN) and section.rstrip().endswith(MEMORY_END)
+    assert "**Projected peak at 4,000 draws (4 chains x 1,000): 4.69 GiB**" in section
+    assert (
+        "| fit: diagnostics (R-hat, ESS, LOO) | 900 | 700 | 1,000 | 1,000.0 | replays "
+        "| 4,800 |" in section
+    )
+    assert "| `log_likelihood/y` | 262,144 | 1,000 |" in section
+    doc = "# Benchmarks\n\nintro\n"
+    once = write_memory_section(doc, section)
+    assert once.startswith(doc) and section in once
+    again = write_memory_section(once.replace("4.69 GiB", "old"), section)
+    assert again == once

@@ -24,6 +24,7 @@ against current spend) are in :mod:`mediamix.analysis.scenarios`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
+from mediamix.analysis.geo_draws import geo_total_draws, national_draws
 from mediamix.analysis.intervals import Interval, interval, summarize_draws
 from mediamix.analysis.response import MediaParameters, media_contributions
 from mediamix.errors import MediamixError
@@ -202,14 +204,14 @@ def contributions_over_time(result: FitResult) -> pd.DataFrame:
         ``kind`` (``baseline``, ``paid`` or ``organic``), ``mean``, ``hdi_low``, ``hdi_high``;
         outcome units per period (national for a geo model).
     """
-    post, prob = result.posterior, result.config.hdi_prob
-    base = summarize_draws(_national(post["baseline"]), prob, ["chain", "draw"]).reset_index()
+    prob, sample = result.config.hdi_prob, ["chain", "draw"]
+    base = summarize_draws(national_draws(result, "baseline"), prob, sample).reset_index()
     base.insert(1, "component", "baseline")
-    media = summarize_draws(_national(post["channel_contribution"]), prob, ["chain", "draw"])
+    media = summarize_draws(national_draws(result, "channel_contribution"), prob, sample)
     pieces = [base, media.reset_index().rename(columns={"channel": "component"})]
     organic = result.config.organic_names
     if organic:
-        table = summarize_draws(_national(post["organic_contribution"]), prob, ["chain", "draw"])
+        table = summarize_draws(national_draws(result, "organic_contribution"), prob, sample)
         pieces.append(table.reset_index().rename(columns={"organic": "component"}))
     out = pd.concat(pieces, ignore_index=True)
     order = {c: i for i, c in enumerate(["baseline", *result.channels, *organic])}
@@ -229,11 +231,6 @@ def _date_mask(result: FitResult, window: Window) -> npt.NDArray[np.bool_]:
     return mask[:: len(result.scalers.geos)] if result.scalers.geos else mask
 
 
-def _national(da: xr.DataArray) -> xr.DataArray:
-    """Summed over geos (a geo model's draws); unchanged for a national model."""
-    return da.sum("geo") if "geo" in da.dims else da
-
-
 def _stacked(da: xr.DataArray) -> xr.DataArray:
     """Chains and draws stacked into one ``draw`` dim (chain-major)."""
     flat = da.stack(sample=("chain", "draw")).transpose("sample", ...)
@@ -249,18 +246,19 @@ def component_totals(result: FitResult, window: Window = None) -> xr.DataArray:
         Dims ``(draw, component)`` (chains stacked), components ``baseline``, the channels,
         then the organic channels if any; outcome units summed over the window.
     """
-    return _national(_component_totals(result, window))
-
-
-def _component_totals(result: FitResult, window: Window) -> xr.DataArray:
-    """:func:`component_totals`, per geo (a ``geo`` dim) for a geo model."""
     mask = _date_mask(result, window)
-    post = result.posterior
-    media = _stacked(post["channel_contribution"].isel(date=mask).sum("date"))
-    base = _stacked(post["baseline"].isel(date=mask).sum("date"))
+    return _component_totals(
+        result, lambda name: national_draws(result, name).isel(date=mask).sum("date")
+    )
+
+
+def _component_totals(result: FitResult, total: Callable[[str], xr.DataArray]) -> xr.DataArray:
+    """Each component's ``total(name)``, draws stacked, along a ``component`` dim."""
+    media = _stacked(total("channel_contribution"))
+    base = _stacked(total("baseline"))
     pieces = [base.expand_dims(channel=["baseline"]), media]
-    if "organic_contribution" in post:
-        organic = _stacked(post["organic_contribution"].isel(date=mask).sum("date"))
+    if result.config.organic_names:
+        organic = _stacked(total("organic_contribution"))
         pieces.append(organic.rename(organic="channel"))
     parts = xr.concat(pieces, dim="channel")
     return parts.rename(channel="component")
@@ -290,8 +288,8 @@ def roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
     """
     mask = window_mask(result, window)
     spend = result.frame.loc[mask, _spend_columns(result)].sum().astype(np.float64).to_numpy()
-    contrib = result.posterior["channel_contribution"].isel(date=_date_mask(result, window))
-    contrib = _stacked(_national(contrib.sum("date")))
+    contrib = national_draws(result, "channel_contribution")
+    contrib = _stacked(contrib.isel(date=_date_mask(result, window)).sum("date"))
     total = xr.DataArray(spend, dims="channel", coords={"channel": result.channels})
     return contrib / total.where(total > 0)
 
@@ -315,8 +313,8 @@ def geo_roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
         dims=("geo", "channel"),
         coords={"geo": geos, "channel": result.channels},
     )
-    contrib = result.posterior["channel_contribution"].isel(date=_date_mask(result, window))
-    return _stacked(contrib.sum("date")) / total.where(total > 0)
+    contrib = geo_total_draws(result, "channel_contribution", _date_mask(result, window))
+    return _stacked(contrib) / total.where(total > 0)
 
 
 def geo_roas(result: FitResult, window: Window = None) -> pd.DataFrame:
@@ -343,7 +341,8 @@ def geo_contribution_share_draws(result: FitResult, window: Window = None) -> xr
         Dims ``(draw, geo, component)``.
     """
     _require_geo(result)
-    parts = _component_totals(result, window)
+    mask = _date_mask(result, window)
+    parts = _component_totals(result, lambda name: geo_total_draws(result, name, mask))
     return (parts / parts.sum("component")).transpose("draw", "geo", "component")
 
 

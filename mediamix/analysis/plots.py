@@ -21,9 +21,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from mediamix.analysis import metrics
+from mediamix.analysis.geo_draws import national_draws
 from mediamix.analysis.scenarios import ResponseCurves, response_curves
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
+from mediamix.inference.geo_draws import NATIONAL_OUTCOME
 from mediamix.model.builder import channel_parameters, parameter_groups
 
 if TYPE_CHECKING:
@@ -106,15 +108,18 @@ def plot_fit(result: FitResult, ax: Axes | None = None) -> Figure:
     prob, sc = result.config.hdi_prob, result.scalers
     dates = _dates(result)
     if "posterior_predictive" in result.idata.children:
-        pred = result.idata["posterior_predictive"]["y"] * sc.y_scale
-        if sc.geos:  # per capita (date, geo): back to outcome units, summed over geos
+        predictive = result.idata["posterior_predictive"].to_dataset()
+        if NATIONAL_OUTCOME in predictive:  # a geo fit's: summed over geos, outcome units
+            pred = predictive[NATIONAL_OUTCOME]
+        else:
+            pred = predictive["y"] * sc.y_scale
+        if "geo" in pred.dims:  # per capita (date, geo): back to outcome units, summed
             pop = np.array([sc.population[g] for g in sc.geos])
             pred = (pred * xr.DataArray(pop, dims="geo", coords={"geo": sc.geos})).sum("geo")
         label = "posterior predictive"
     else:
-        post = result.posterior
-        pred = post["baseline"] + post["channel_contribution"].sum("channel")
-        pred = pred.sum("geo") if "geo" in pred.dims else pred
+        media = national_draws(result, "channel_contribution").sum("channel")
+        pred = national_draws(result, "baseline") + media
         label = "expected outcome"
     summary = metrics.summarize_draws(pred, prob, ["chain", "draw"])
     ax.fill_between(

@@ -12,6 +12,8 @@ import pandas as pd
 import xarray as xr
 
 from mediamix.config.model import ModelConfig
+from mediamix.inference.geo_draws import CELL_MEANS
+from mediamix.model.geo import PER_CELL, per_cell_sums
 
 __all__ = ["THRESHOLDS", "ConvergenceWarning", "Diagnostics", "SampledFit", "compute_diagnostics"]
 
@@ -62,13 +64,26 @@ class Diagnostics:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+#: Posterior variables derived from the parameters: no convergence check of their own.
+_DERIVED = {
+    "channel_contribution",
+    "baseline",
+    "seasonality",
+    "control_contribution",
+    *(name for cell in PER_CELL for name in per_cell_sums(cell)),
+}
+
+
 def _free_vars(result: SampledFit) -> list[str]:
     post = result.posterior
-    derived = {"channel_contribution", "baseline", "seasonality", "control_contribution"}
-    return [str(v) for v in post.data_vars if v not in derived]
+    return [str(v) for v in post.data_vars if v not in _DERIVED]
 
 
 def _predicted_mean(result: SampledFit) -> np.ndarray:
+    if CELL_MEANS in result.idata.children:  # a geo fit: per-cell means, not per-cell draws
+        means = result.idata[CELL_MEANS].to_dataset()
+        mu = means["baseline"] + means["channel_contribution"].sum("channel")
+        return np.asarray(mu.transpose("date", "geo").values).reshape(-1)
     post = result.posterior
     mu = post["baseline"] + post["channel_contribution"].sum("channel")
     # skipna=False: a NaN draw (a sampler stopped early) must make R² NaN, not vanish

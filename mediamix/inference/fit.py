@@ -32,6 +32,7 @@ from mediamix.inference.diagnostics import (
     Diagnostics,
     compute_diagnostics,
 )
+from mediamix.inference.geo_draws import add_cell_means, cell_variables, geo_predictive
 from mediamix.inference.interrupts import interrupt_guard
 from mediamix.inference.predictive import add_deterministics, add_predictive
 from mediamix.inference.samplers import sample_posterior
@@ -59,6 +60,8 @@ class FitResult:
     idata : xarray.DataTree
         ``posterior`` (parameters, ``channel_contribution``, ``baseline``), ``sample_stats``,
         ``observed_data``, ``constant_data``, ``log_likelihood`` and ``posterior_predictive``.
+        A geo fit's posterior holds the per-cell variables' sums instead, plus a
+        ``posterior_mean`` group (see :mod:`mediamix.inference.geo_draws`).
     frame : pandas.DataFrame
         The validated modeling frame.
     config : ModelConfig
@@ -223,8 +226,17 @@ RECOMPUTABLE = ("seasonality", "control_contribution")
 
 
 def _rounded(da: xr.DataArray) -> xr.DataArray:
-    """Values rounded to float32 precision, kept as float64 (so sums stay exact)."""
-    return da.astype("float32").astype("float64")
+    """Values rounded to float32 precision, kept as float64 (so sums stay exact).
+
+    In place, one slice of the leading (chain) axis at a time: a geo fit's log-likelihood is
+    1 GB at 4,000 draws, and rounding it through full float32 and float64 copies would add 1.5.
+    """
+    values = da.values
+    if values.ndim == 0 or not values.flags.writeable:
+        return da.astype("float32").astype("float64")
+    for i in range(values.shape[0]):
+        values[i] = values[i].astype(np.float32)
+    return da.copy(data=values)
 
 
 def compact_draws(idata: Any, parameters: list[str]) -> None:
@@ -291,8 +303,10 @@ def _sample(model: pm.Model, config: ModelConfig, progress: bool) -> tuple[Any, 
         guard.check()  # nutpie returns partial, NaN-padded draws when interrupted
         idata, config = _escalate(model, idata, config, progress, guard.check)
         sampled = time.perf_counter()
-        add_deterministics(model, idata)
-        add_predictive(model, idata, config.sampler.seed)
+        # a geo fit keeps its per-cell draws only as sums, means and a national predictive
+        means = add_deterministics(model, idata, means=cell_variables(model))
+        add_predictive(model, idata, config.sampler.seed, keep=geo_predictive(model))
+        add_cell_means(model, idata, means)
         compact_draws(idata, [rv.name for rv in model.free_RVs])
     return idata, config, sampled
 

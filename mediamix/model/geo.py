@@ -17,6 +17,14 @@ of the one forward pass) and the baseline :func:`mediamix.model.forward.baseline
 ``baseline`` (date, geo) are in original outcome units (per capita times population). Lift
 tests in named geos and priors on a channel's national ROAS are
 :mod:`mediamix.model.geo_calibration`'s.
+
+Per-cell quantities are named variables of the model but not deterministics, so no sampler
+stores them per draw: at 200 geos x 156 weeks x 10 channels, ``channel_contribution`` alone
+would be 10 GB over 4,000 draws in float64. What is stored per draw are their sums
+(:data:`PER_CELL`): ``<name>_national`` over the geos (date, ...) and ``<name>_by_geo`` over all
+the fit's dates (geo, ...). Anything else (a window of dates per geo, a posterior mean per cell)
+is evaluated from the named variable over the draws in blocks
+(:func:`mediamix.inference.predictive.reduce_draws`).
 """
 
 from __future__ import annotations
@@ -39,7 +47,44 @@ from mediamix.model.geo_calibration import add_geo_lift_likelihood, geo_outcome_
 from mediamix.model.parameters import media_stages, prior_rv, scalar_rv, shared_coords
 from mediamix.model.scalers import FloatArray, ModelData, Scalers, fourier_features
 
-__all__ = ["build_geo_model", "geo_cube", "prepare_geo_data"]
+__all__ = [
+    "BY_GEO",
+    "NATIONAL",
+    "PER_CELL",
+    "build_geo_model",
+    "geo_cube",
+    "per_cell_sums",
+    "prepare_geo_data",
+]
+
+#: Suffix of a per-cell variable's per-draw sum over geos: dims (date, ...).
+NATIONAL = "_national"
+#: Suffix of a per-cell variable's per-draw sum over all the fit's dates: dims (geo, ...).
+BY_GEO = "_by_geo"
+#: The per-cell variables whose sums are stored per draw (:data:`NATIONAL`, :data:`BY_GEO`).
+PER_CELL = ("channel_contribution", "baseline", "organic_contribution")
+
+
+def per_cell_sums(name: str) -> tuple[str, str]:
+    """The names of ``name``'s stored sums: over geos (per date), over dates (per geo)."""
+    return f"{name}{NATIONAL}", f"{name}{BY_GEO}"
+
+
+def _per_cell(name: str, value: Any, dims: tuple[str, ...]) -> None:
+    """Name a (date, geo, ...) value in the model; store only its sums (see the docstring).
+
+    Its sums are deterministics; the value itself is a named variable (``model[name]``) that
+    samplers and prior draws leave out unless asked for it by name.
+    """
+    model = pm.modelcontext(None)
+    value.name = name
+    model.add_named_variable(value, dims=dims)
+    if name not in PER_CELL:
+        return
+    national, by_geo = per_cell_sums(name)
+    rest = dims[2:]
+    pm.Deterministic(national, value.sum(axis=1), dims=(dims[0], *rest))
+    pm.Deterministic(by_geo, value.sum(axis=0), dims=(dims[1], *rest))
 
 
 def prepare_geo_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
@@ -218,7 +263,7 @@ def _organic(md: ModelData, per_row: Any) -> Any:
     stages, beta = _static(*media_stages(cfg, organic=True))
     tiled = pt.specify_shape(pt.tile(beta[None, :], (n_geo, 1)), (n_geo, n_organic))
     terms = forward.media_geo(organic, scale, stages, tiled)
-    pm.Deterministic("organic_contribution", terms * per_row, dims=("date", "geo", "organic"))
+    _per_cell("organic_contribution", terms * per_row, ("date", "geo", "organic"))
     return terms
 
 
@@ -257,14 +302,12 @@ def _baseline(md: ModelData, per_row: Any) -> Any:
     )
     grid = (n_date, n_geo)
     if terms.seasonality is not None:
-        pm.Deterministic(
-            "seasonality", terms.seasonality.reshape(grid) * per_row[..., 0], dims=("date", "geo")
-        )
+        _per_cell("seasonality", terms.seasonality.reshape(grid) * per_row[..., 0], ("date", "geo"))
     if terms.control_contribution is not None:
-        pm.Deterministic(
+        _per_cell(
             "control_contribution",
             terms.control_contribution.reshape((*grid, -1)) * per_row,
-            dims=("date", "geo", "control"),
+            ("date", "geo", "control"),
         )
     return terms.total
 
@@ -284,11 +327,14 @@ def build_geo_model(md: ModelData, config: ModelConfig) -> pm.Model:
     pymc.Model
         Coords ``date``, ``geo`` (data order), ``channel`` (and the national model's others);
         data ``spend_per_capita`` (date, geo, channel), ``population`` (geo), ``spend_max``,
-        ``y_scale``; national ``beta`` and per-geo ``beta_geo`` (geo, channel); deterministics
-        ``channel_contribution`` (date, geo, channel) and ``baseline`` (date, geo) in original
-        outcome units; likelihood ``y`` (date, geo) on the scaled outcome per capita. With lift
-        tests, ``lift_test_predicted`` and ``lift_test_observed`` (dim ``lift_test``); with ROAS
-        priors, ``roas`` and ``beta`` a deterministic of it.
+        ``y_scale``; national ``beta`` and per-geo ``beta_geo`` (geo, channel); named
+        variables ``channel_contribution`` (date, geo, channel) and ``baseline`` (date, geo) in
+        original outcome units, stored per draw only as their sums (deterministics
+        ``channel_contribution_national`` (date, channel), ``channel_contribution_by_geo``
+        (geo, channel), ``baseline_national`` (date), ``baseline_by_geo`` (geo)); likelihood
+        ``y`` (date, geo) on the scaled outcome per capita. With lift tests,
+        ``lift_test_predicted`` and ``lift_test_observed`` (dim ``lift_test``); with ROAS priors,
+        ``roas`` and ``beta`` a deterministic of it.
     """
     cfg, sc = config, md.scalers
     names = cfg.channel_names
@@ -306,11 +352,9 @@ def build_geo_model(md: ModelData, config: ModelConfig) -> pm.Model:
         per_row = (y_scale * population)[None, :, None]
         media, stages, beta_geo = _media(md, spend, spend_max, y_scale, population)
         _lift_tests(md, spend_max, y_scale, stages, beta_geo)
-        pm.Deterministic("channel_contribution", media * per_row, dims=("date", "geo", "channel"))
+        _per_cell("channel_contribution", media * per_row, ("date", "geo", "channel"))
         base = _baseline(md, per_row)
-        pm.Deterministic(
-            "baseline", base.reshape((n_date, n_geo)) * per_row[..., 0], dims=("date", "geo")
-        )
+        _per_cell("baseline", base.reshape((n_date, n_geo)) * per_row[..., 0], ("date", "geo"))
         terms = [media.reshape((n_date * n_geo, len(names)))]
         if cfg.organic_channels:
             organic = _organic(md, per_row)

@@ -19,6 +19,7 @@ from mediamix.data.generator import Generator
 from mediamix.data.geo_generator import generate_geos
 from mediamix.inference.diagnostics import ConvergenceWarning
 from mediamix.inference.fit import FitResult, fit
+from mediamix.inference.geo_draws import CELL_MEANS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,12 +40,12 @@ def geo_fit() -> FitResult:
 
 @pytest.mark.slow
 def test_a_geo_fit_predicts_its_own_data_and_allocates_a_budget(geo_fit: FitResult) -> None:
-    post = geo_fit.posterior
-    # the training frame as a plan reproduces the model's own terms, summed over draws
+    means = geo_fit.idata[CELL_MEANS].to_dataset()
+    # the training frame as a plan reproduces the model's own terms, averaged over draws
     out = predict_geo_plan(geo_fit, geo_fit.frame, draws=None)
     geos = list(geo_fit.scalers.geos)
     per_geo = out[out["geo"] != NATIONAL]
-    model = (post["baseline"] + post["channel_contribution"].sum("channel")).mean(("chain", "draw"))
+    model = means["baseline"] + means["channel_contribution"].sum("channel")
     for geo in geos:
         got = per_geo[per_geo["geo"] == geo]["prediction_mean"].to_numpy()
         np.testing.assert_allclose(got, model.sel(geo=geo).to_numpy(), rtol=1e-8)

@@ -25,6 +25,7 @@ import pytest
 import xarray as xr
 from shared_fit import small_fit
 
+from mediamix.analysis.geo_draws import cell_draws
 from mediamix.analysis.predict import plan_draws
 from mediamix.analysis.response import MediaParameters, SteadyStateResponse, media_contributions
 from mediamix.config.base import parse_config
@@ -134,6 +135,11 @@ def data() -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------- the reference, by hand
+
+
+def _stacked(da: xr.DataArray) -> Any:
+    values = da.transpose("chain", "draw", ...).to_numpy()
+    return values.reshape(-1, *values.shape[2:])
 
 
 def _draws(result: FitResult, var: str, dim: str | None = None, label: str | None = None) -> Any:
@@ -406,10 +412,17 @@ def test_forward_pass_agrees_on_a_geo_model(data: pd.DataFrame) -> None:
     tree = xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
     result = FitResult(tree, md.frame, config, md.scalers, {})
     assert result.scalers.geos == list(GEO_POPULATION)
-    assert result.posterior["channel_contribution"].dims[2:] == ("date", "geo", "channel")
+    # per-cell values are named variables, not stored draws: evaluated from the parameters
+    assert "channel_contribution" not in result.posterior
+    cells = {n: cell_draws(result, n) for n in ("baseline", "channel_contribution")}
+    assert cells["channel_contribution"].dims[2:] == ("date", "geo", "channel")
     base, media = _reference_geo(result)
-    _agree(_draws(result, "baseline"), base, "geo baseline vs reference")
-    _agree(_draws(result, "channel_contribution"), media, "geo contributions vs reference")
+    _agree(_stacked(cells["baseline"]), base, "geo baseline vs reference")
+    _agree(_stacked(cells["channel_contribution"]), media, "geo contributions vs reference")
+    # the stored per-draw sums are the model's own sums of the cells
+    _agree(_draws(result, "channel_contribution_national"), media.sum(2), "sum over geos")
+    _agree(_draws(result, "channel_contribution_by_geo"), media.sum(1), "sum over dates")
+    _agree(_draws(result, "baseline_by_geo"), base.sum(1), "baseline sum over dates")
     # the numpy side of the one forward pass, with a sample axis, as plans use it
     stages: list[list[forward.Group]] = [[], []]
     for g in parameter_groups(config):

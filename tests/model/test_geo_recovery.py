@@ -13,6 +13,7 @@ from geo_fit import small_geo_fit
 
 from mediamix.analysis.plots import figures_for_fit, plot_roas_by_geo
 from mediamix.analysis.summary import fit_summary
+from mediamix.inference.geo_draws import CELL_MEANS, NATIONAL_OUTCOME
 
 pytestmark = pytest.mark.slow
 
@@ -22,13 +23,19 @@ def test_geo_fit_has_the_contract_layout() -> None:
     post = result.posterior
     geos = list(dict.fromkeys(data.data["geo"]))
     assert list(post["geo"].values) == geos
-    assert post["channel_contribution"].dims[2:] == ("date", "geo", "channel")
-    assert post["baseline"].dims[2:] == ("date", "geo")
+    # per-cell draws are kept as sums over geos and over dates, and as per-cell means
+    assert "channel_contribution" not in post and "baseline" not in post
+    assert post["channel_contribution_national"].dims[2:] == ("date", "channel")
+    assert post["channel_contribution_by_geo"].dims[2:] == ("geo", "channel")
+    assert post["baseline_national"].dims[2:] == ("date",)
+    assert post["baseline_by_geo"].dims[2:] == ("geo",)
     assert post["beta_geo"].dims[2:] == ("geo", "channel")
     assert result.idata["log_likelihood"]["y"].dims[2:] == ("date", "geo")
-    assert result.idata["posterior_predictive"]["y"].dims[2:] == ("date", "geo")
+    assert result.idata["posterior_predictive"][NATIONAL_OUTCOME].dims[2:] == ("date",)
+    means = result.idata[CELL_MEANS].to_dataset()
+    assert means["channel_contribution"].dims == ("date", "geo", "channel")
     # contributions are in outcome units: baseline + media explains each geo's outcome
-    mu = (post["baseline"] + post["channel_contribution"].sum("channel")).mean(("chain", "draw"))
+    mu = means["baseline"] + means["channel_contribution"].sum("channel")
     observed = data.data["sales"].to_numpy().reshape(mu.shape)
     for g in range(len(geos)):
         err = np.abs(mu.values[:, g] - observed[:, g]).mean() / observed[:, g].mean()
@@ -75,10 +82,10 @@ def test_geo_figures_include_the_roas_map() -> None:
     }
     fig = plot_roas_by_geo(result)
     image = fig.axes[0].images[0].get_array()
-    draws = result.posterior["channel_contribution"].sum("date").mean(("chain", "draw"))
+    draws = result.posterior["channel_contribution_by_geo"].mean(("chain", "draw"))
     spend = result.frame.groupby("geo", sort=False)[result.channels].sum()
     # the map shows posterior mean ROAS, per geo (rows) and channel (columns)
-    expected = (result.posterior["channel_contribution"].sum("date") / spend.to_numpy()).mean(
+    expected = (result.posterior["channel_contribution_by_geo"] / spend.to_numpy()).mean(
         ("chain", "draw")
     )
     assert draws.shape == image.shape
