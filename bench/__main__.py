@@ -156,9 +156,9 @@ def _write(
     texts = {raw: json.dumps(results, indent=2, default=float) + "\n"}
     texts[doc] = render(results, command, _shown(raw))
     if doc.exists():
-        from bench.calibration import carry_section
+        from bench.sections import carry_sections
 
-        texts[doc] = carry_section(doc.read_text(), texts[doc])
+        texts[doc] = carry_sections(doc.read_text(), texts[doc])
     for path, text in texts.items():
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)

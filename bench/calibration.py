@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from bench.datasets import DATASETS, FitSettings, model_config_dict
+from bench.sections import CALIBRATION
+from bench.sections import write_section as write_marked
 from mediamix.analysis.experiment_plan import plan_experiments
 from mediamix.analysis.experiments import ExperimentError, simulate_lift
 from mediamix.analysis.metrics import roas
@@ -267,26 +269,9 @@ def render_calibration(results: dict[str, Any], command: str, raw: str) -> str:
     return "\n".join([*lines, MARK_END, ""])
 
 
-MARK_BEGIN = "<!-- calibration study: begin -->"
-MARK_END = "<!-- calibration study: end -->"
+MARK_BEGIN, MARK_END = CALIBRATION
 
 
 def write_section(doc_text: str, section: str) -> str:
     """``doc_text`` with the calibration section replaced (or appended)."""
-    if MARK_BEGIN in doc_text and MARK_END in doc_text:
-        head, rest = doc_text.split(MARK_BEGIN, 1)
-        tail = rest.split(MARK_END, 1)[1].lstrip("\n")
-        return head + section + tail
-    return doc_text.rstrip("\n") + "\n\n" + section
-
-
-def carry_section(old_text: str, new_text: str) -> str:
-    """``new_text`` with the calibration section of ``old_text`` kept, when it had one.
-
-    The recovery study rewrites ``docs/recovery.md`` as a whole; the calibration study's
-    section, produced by another command, survives that.
-    """
-    if MARK_BEGIN not in old_text or MARK_END not in old_text:
-        return new_text
-    section = MARK_BEGIN + old_text.split(MARK_BEGIN, 1)[1].split(MARK_END, 1)[0] + MARK_END + "\n"
-    return write_section(new_text, section)
+    return write_marked(doc_text, section, CALIBRATION)

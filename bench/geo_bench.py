@@ -76,9 +76,14 @@ GEO_DATASETS: dict[str, GeoDataset] = {
 def geo_model_config_dict(
     dataset: GeoDataset, data: GeoData, settings: FitSettings
 ) -> dict[str, Any]:
-    """The mediamix model config for the dataset: the national one plus ``geo:``."""
+    """The mediamix model config for the dataset: the national one plus ``geo:``.
+
+    Centred geo effects, as in the shipped ``config/model/geo_config.yaml``: the generator's
+    geos differ enough (spread 0.2 over 104 weeks or more) for the centred form to mix better.
+    """
     raw = model_config_dict(dataset.config(), settings)
-    raw["geo"] = {"column": data.geo_column, "population": data.population_column}
+    geo = {"column": data.geo_column, "population": data.population_column, "effects": "centred"}
+    raw["geo"] = geo
     return raw
 
 

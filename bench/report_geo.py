@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.report import fmt
+from bench.sections import GEO_MEMORY, write_section
 
 GEO_NAMES = {"mediamix": "mediamix (geo model)", "meridian": "Meridian"}
 
@@ -15,7 +16,7 @@ the outcome, population) and the same chains, warm-up and kept draws. What each 
 - **mediamix**: spend and outcome per capita, spend scaled by each channel's national maximum
   of per-capita spend, the outcome by one scale; partially pooled geo intercepts; trend and
   yearly Fourier seasonality shared by all geos; channel coefficients `beta[geo, channel]`
-  lognormal around the national `beta[channel]` (non-centred); geometric adstock and logistic
+  lognormal around the national `beta[channel]` (centred); geometric adstock and logistic
   saturation shared across geos; Normal likelihood; nutpie's NUTS.
 - **Meridian** (its defaults unless stated): `kpi_type="revenue"` with the outcome as KPI, so
   its ROI is revenue per unit of spend, as mediamix's ROAS is; media = spend; population per
@@ -215,8 +216,7 @@ def render_geo_recovery(key: str, sm: dict[str, Any]) -> list[str]:
 
 
 #: The markers around the geo memory section in ``docs/benchmarks.md``.
-MEMORY_BEGIN = "<!-- geo memory study: begin -->"
-MEMORY_END = "<!-- geo memory study: end -->"
+MEMORY_BEGIN, MEMORY_END = GEO_MEMORY
 
 _PHASE_NAMES = {
     "imports": "imports",
@@ -241,11 +241,7 @@ _PHASE_NAMES = {
 
 def write_memory_section(doc_text: str, section: str) -> str:
     """``doc_text`` with the geo memory section replaced (or appended)."""
-    if MEMORY_BEGIN in doc_text and MEMORY_END in doc_text:
-        head, rest = doc_text.split(MEMORY_BEGIN, 1)
-        tail = rest.split(MEMORY_END, 1)[1].lstrip("\n")
-        return head + section + tail
-    return doc_text.rstrip("\n") + "\n\n" + section
+    return write_section(doc_text, section, GEO_MEMORY)
 
 
 def _phase_rows(projection: dict[str, Any], replays: list[int]) -> list[str]:

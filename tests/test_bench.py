@@ -635,15 +635,21 @@ def test_recovery_study_runs_fits_at_once_and_keeps_partial_results(
     assert out["summary"]["geo"]["n_fits"] == 2 and out["jobs"] == 2
 
 
-def test_recovery_page_rewrite_keeps_the_calibration_section() -> None:
-    from bench.calibration import MARK_BEGIN, MARK_END, carry_section
+def test_page_rewrites_keep_the_sections_other_commands_wrote() -> None:
+    from bench.sections import CALIBRATION, GEO_MEMORY, carry_sections
 
-    old = f"# old page\n\nold body\n\n{MARK_BEGIN}\n## Calibration\n\nnumbers\n{MARK_END}\n"
-    new = carry_section(old, "# new page\n\nnew body\n")
+    calibration = f"{CALIBRATION[0]}\n## Calibration\n\nnumbers\n{CALIBRATION[1]}\n"
+    memory = f"{GEO_MEMORY[0]}\n## Geo memory\n\nGiB\n{GEO_MEMORY[1]}\n"
+    old = f"# old page\n\nold body\n\n{calibration}\nmiddle\n\n{memory}"
+    new = carry_sections(old, "# new page\n\nnew body\n")
     assert new.startswith("# new page\n\nnew body\n")
-    assert "old body" not in new
-    assert f"{MARK_BEGIN}\n## Calibration\n\nnumbers\n{MARK_END}\n" in new
-    assert carry_section("# no section\n", "# fresh\n") == "# fresh\n"
+    assert "old body" not in new and "middle" not in new
+    assert calibration in new and memory in new
+    assert carry_sections("# no section\n", "# fresh\n") == "# fresh\n"
+    # a section the new page already has is replaced in place, not repeated
+    placed = carry_sections(old, f"# new\n\n{GEO_MEMORY[0]}\nstale\n{GEO_MEMORY[1]}\n\nend\n")
+    assert placed.count(GEO_MEMORY[0]) == 1 and "stale" not in placed
+    assert placed.index("GiB") < placed.index("end")
 
 
 def test_cold_start_table_separates_first_and_later_runs() -> None:

@@ -263,7 +263,10 @@ class GeoModelConfig(StrictModel):
     ``population`` names a column constant within each geo (> 0); without it every geo counts
     as population 1, so per-capita values are the raw ones. ``beta_spread`` is the prior of
     each channel's spread of log ``beta`` across geos; ``intercept_spread`` the prior of the
-    spread of the geos' intercepts (model units) around the national one.
+    spread of the geos' intercepts (model units) around the national one. ``effects`` chooses
+    how ``beta_geo`` is sampled: ``non_centred`` (the default, ``beta * exp(sd * raw)``,
+    ``raw ~ N(0, 1)``) or ``centred`` (``log beta_geo ~ Normal(log beta, sd)``; not with ROAS
+    priors, which need the non-centred form).
     """
 
     column: str = Field(default="geo", min_length=1)
@@ -348,6 +351,12 @@ class ModelConfig(StrictModel):
                     f"organic_channels.{name}: exposure and spend are for paid channels; an "
                     "organic channel's own column is its media input and it has no spend"
                 )
+        roas = sorted(n for n, c in self.channels.items() if c.prior is not None)
+        if roas and self.geo is not None and self.geo.effects == "centred":
+            raise ValueError(
+                f"geo.effects: centred cannot be combined with ROAS priors (channels {roas}): a "
+                "prior on the national ROAS needs the non-centred geo effects (non_centred)"
+            )
         for name, entry in self.channels.items():
             if (entry.exposure is None) != (entry.spend is None):
                 raise ValueError(

@@ -6,6 +6,7 @@ capita / one ``y_scale``)::
     mu_tg       = intercept + geo_intercept_g + trend_t + seasonality_t + controls_tg
                   + sum_c beta_geo_gc * saturation_c(adstock_c(spend_tgc / pop_g / spend_max_c))
     beta_geo_gc = beta_c * exp(beta_geo_sd_c * beta_geo_raw_gc),   beta_geo_raw ~ N(0, 1)
+                  (geo.effects: centred: log beta_geo_gc ~ Normal(log beta_c, beta_geo_sd_c))
     geo_intercept_g ~ Normal(0, geo_intercept_sd)   (centred: every period informs it)
     y_tg / pop_g / y_scale ~ Normal(mu_tg, sigma)   (or StudentT)
 
@@ -184,8 +185,10 @@ def _geo_beta(md: ModelData, beta: Any, name: str, dim: str) -> Any:
     """Per-(geo, channel) effects, log-normal around the national ``beta``.
 
     Non-centred (``exp(sd * raw)`` times ``beta``) by default; ``geo.effects: centred`` samples
-    ``log beta_geo ~ Normal(log beta, sd)`` directly, which mixes better when every geo has
-    enough data to pin its own effect down (the spread then is no funnel's neck).
+    ``log beta_geo ~ Normal(log beta, sd)``. Centred mixes better when the data pin each geo's
+    effect down (8 geos x 104 weeks, geo spread 0.2: no divergences against 7, twice the
+    smallest bulk ESS); non-centred when the geos barely differ (6 geos, spread 0.1: centred
+    diverged 13 times).
     """
     assert md.config.geo is not None
     n_geo, n_channel = len(md.scalers.geos), len(md.config.channel_names)

@@ -45,7 +45,7 @@ def test_prior_predictive_national_roas_follows_the_configured_prior() -> None:
     # draw by draw, the national ROAS (sum over geos) is the roas variable itself
     np.testing.assert_allclose(tv, prior["prior"]["roas"].to_numpy().reshape(-1), rtol=1e-9)
     # ... while each geo's ROAS varies around it with the geo spread
-    contribution = prior["prior"]["channel_contribution"].sel(channel="tv").sum("date")
+    contribution = prior["prior"]["channel_contribution_by_geo"].sel(channel="tv")
     spend = md.frame.groupby("geo", sort=False)["tv"].sum().to_numpy()
     per_geo = contribution.to_numpy().reshape(-1, len(spend)) / spend
     assert np.std(np.log(per_geo[:, 0] / tv)) > 0.01
