@@ -725,43 +725,17 @@ def _memory_record(mode: str, draws: int, peaks: dict[str, float], fit_nc: float
         "fit_nc_mib": fit_nc,
         "wall_s": 1.0,
         "arrays": [
-            {
-                "group": "posterior",
-                "name": "beta_geo_raw",
-                "dims": ["geo", "channel"],
-                "nbytes": draws * mib // 64,
-                "per_draw": True,
-            },
-            {
-                "group": "posterior",
-                "name": "beta_geo",
-                "dims": ["geo", "channel"],
-                "nbytes": draws * mib // 64,
-                "per_draw": True,
-            },
-            {
-                "group": "sample_stats",
-                "name": "energy",
-                "dims": [],
-                "nbytes": draws * mib // 64,
-                "per_draw": True,
-            },
-            {
-                "group": "log_likelihood",
-                "name": "y",
-                "dims": ["date", "geo"],
-                "nbytes": draws * mib // 4,
-                "per_draw": True,
-            },
-            {
-                "group": "constant_data",
-                "name": "population",
-                "dims": ["geo"],
-                "nbytes": mib,
-                "per_draw": False,
-            },
+            _array("posterior", "beta_geo_raw", ["geo", "channel"], draws * mib // 64),
+            _array("posterior", "beta_geo", ["geo", "channel"], draws * mib // 64),
+            _array("sample_stats", "energy", [], draws * mib // 64),
+            _array("log_likelihood", "y", ["date", "geo"], draws * mib // 4),
+            _array("constant_data", "population", ["geo"], mib, per_draw=False),
         ],
     }
+
+
+def _array(group: str, name: str, dims: list[str], nbytes: int, per_draw: bool = True) -> dict:
+    return {"group": group, "name": name, "dims": dims, "nbytes": nbytes, "per_draw": per_draw}
 
 
 def test_geo_memory_projection_adds_each_phases_slope_to_the_sampled_peak() -> None:
