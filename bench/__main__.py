@@ -120,6 +120,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--first-seed", type=int, default=1, help="recovery: the first data seed")
     p.add_argument("--jobs", type=int, default=1, help="recovery: fits run at once")
     p.add_argument(
+        "--resume",
+        help="recovery: keep the successful fits of an earlier run's results (its .json or "
+        ".partial.json, same settings) and run only the rest",
+    )
+    p.add_argument(
         "--from-partial",
         help="recovery: write the report from a stopped run's partial results (*.partial.json)",
     )
@@ -338,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write_text(json.dumps(partial_results, indent=2, default=float))
         tmp.replace(partial)
 
+    earlier = json.loads(Path(args.resume).read_text()) if args.resume else None
     results = recovery_study(
         datasets,
         seeds,
@@ -346,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         geo_seeds=geo_seeds,
         jobs=args.jobs,
         progress=keep,
+        earlier=earlier,
+        timeout=args.timeout,
     )
     results["machine"] = {**machine, "load_average_end": [round(x, 2) for x in os.getloadavg()]}
     _write(results, render_recovery, command, doc, raw)

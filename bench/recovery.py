@@ -31,8 +31,12 @@ from bench.harness import run_fit
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
-def fit_one(key: str, seed: int, settings: FitSettings, work_dir: Path) -> dict[str, Any]:
+def fit_one(
+    key: str, seed: int, settings: FitSettings, work_dir: Path, timeout: float | None = None
+) -> dict[str, Any]:
     """Draw dataset ``key`` with ``seed``, fit it with mediamix, score the ROAS against the truth.
+
+    A fit still running after ``timeout`` seconds is stopped and recorded as failed.
 
     Returns
     -------
@@ -49,7 +53,7 @@ def fit_one(key: str, seed: int, settings: FitSettings, work_dir: Path) -> dict[
         spec = write_inputs(ds, ds.generate(seed), settings, fit_dir)
     spec_path = fit_dir / "spec.json"
     spec_path.write_text(json.dumps(spec, indent=2) + "\n")
-    rec = run_fit(sys.executable, "mediamix", spec_path, fit_dir, dict(os.environ))
+    rec = run_fit(sys.executable, "mediamix", spec_path, fit_dir, dict(os.environ), timeout)
     return {**rec, "dataset": key, "seed": seed}
 
 
@@ -154,6 +158,8 @@ def recovery_study(
     geo_seeds: list[int] | None = None,
     jobs: int = 1,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    earlier: dict[str, Any] | None = None,
+    timeout: float | None = None,
 ) -> dict[str, Any]:
     """Fit each dataset once per seed and summarise coverage and error.
 
@@ -174,20 +180,26 @@ def recovery_study(
         the longest (geo) fits start first.
     progress : callable, optional
         Called with the results so far after every fit, so an interrupted study keeps them.
+    earlier : dict, optional
+        The results (or partial results) of an earlier run of this study with the same
+        settings: its successful fits are kept and not run again (see :func:`resumable_fits`).
+    timeout : float, optional
+        Seconds before one fit is stopped and recorded as failed.
 
     Returns
     -------
     dict
         ``settings``, ``seeds``, ``geo_seeds``, ``jobs``, ``fits`` (one record per fit, in
         dataset then seed order; ``ok: False`` and ``error`` for one that failed) and ``summary``
-        per dataset (over its successful fits).
+        per dataset (over its successful fits); with ``earlier``, ``resumed`` (how many fits
+        were kept and the machine and command of the run they came from).
     """
     geo_seeds = seeds if geo_seeds is None else geo_seeds
     tasks = [
         (key, seed) for key in datasets for seed in (geo_seeds if key in GEO_DATASETS else seeds)
     ]
-    order = sorted(tasks, key=lambda t: t[0] not in GEO_DATASETS)
-    done: dict[tuple[str, int], dict[str, Any]] = {}
+    done = resumable_fits(earlier, settings, tasks) if earlier else {}
+    order = sorted((t for t in tasks if t not in done), key=lambda t: t[0] not in GEO_DATASETS)
     lock = threading.Lock()
     meta = {
         "settings": asdict(settings),
@@ -196,13 +208,19 @@ def recovery_study(
         "jobs": jobs,
         "planned_fits": len(tasks),
     }
+    if earlier:
+        meta["resumed"] = {
+            "fits": len(done),
+            "machine": earlier.get("machine"),
+            "command": earlier.get("command"),
+        }
 
     def results() -> dict[str, Any]:
         fits = [done[t] for t in tasks if t in done]
         return {**meta, "fits": fits, "summary": _summaries(datasets, fits)}
 
     def one(task: tuple[str, int]) -> None:
-        rec = fit_one(*task, settings, work_dir)
+        rec = fit_one(*task, settings, work_dir, timeout)
         with lock:  # one writer of the partial results at a time
             print(_one_line(rec), file=sys.stderr, flush=True)
             done[task] = rec
@@ -212,6 +230,29 @@ def recovery_study(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(one, order))
     return results()
+
+
+def resumable_fits(
+    earlier: dict[str, Any], settings: FitSettings, tasks: list[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The successful fits of an earlier run that this run plans too, by (dataset, seed).
+
+    Raises
+    ------
+    SystemExit
+        If the earlier run used other fit settings: its fits would not be comparable.
+    """
+    theirs, ours = earlier.get("settings", {}), asdict(settings)
+    differ = sorted(k for k in ours if k in theirs and theirs[k] != ours[k])
+    if differ:
+        shown = ", ".join(f"{k} {theirs[k]!r} there, {ours[k]!r} here" for k in differ)
+        raise SystemExit(f"--resume: the earlier run's settings differ ({shown})")
+    wanted = set(tasks)
+    return {
+        (f["dataset"], f["seed"]): f
+        for f in earlier.get("fits", [])
+        if f.get("ok") and (f["dataset"], f["seed"]) in wanted
+    }
 
 
 def _summaries(datasets: list[str], fits: list[dict[str, Any]]) -> dict[str, Any]:

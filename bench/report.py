@@ -404,6 +404,7 @@ def render_recovery(
         "",
         *geo_note,
         *_stopped_note(results),
+        *_resumed_note(results),
         *(
             []
             if geo_keys
@@ -451,6 +452,24 @@ def render_recovery(
         if "geo" in sm:
             out += render_geo_recovery(key, sm)
     return "\n".join(out)
+
+
+def _resumed_note(results: dict[str, Any]) -> list[str]:
+    """Which fits came from an earlier run (``--resume``), and when and how it ran."""
+    resumed = results.get("resumed")
+    if not resumed or not resumed.get("fits"):
+        return []
+    machine = resumed.get("machine") or {}
+    load = machine.get("load_average")
+    when = f" on {machine['date']}" if machine.get("date") else ""
+    loaded = f", load average {', '.join(f'{x:.2f}' for x in load)}" if load else ""
+    command = f" (`{resumed['command']}`)" if resumed.get("command") else ""
+    return [
+        f"{resumed['fits']} of the fits were kept from an earlier run of the same settings"
+        f"{command}, started{when}{loaded}; this run (`--resume`) fitted the others. The "
+        "machine table describes this run.",
+        "",
+    ]
 
 
 def _stopped_note(results: dict[str, Any]) -> list[str]:

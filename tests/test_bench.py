@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -596,7 +597,9 @@ def test_recovery_study_runs_fits_at_once_and_keeps_partial_results(
     running, peak, lock = [0], [0], threading.Lock()
     gate = threading.Barrier(2, timeout=10)
 
-    def fake_fit(key: str, seed: int, settings: FitSettings, work_dir: Path) -> dict[str, Any]:
+    def fake_fit(
+        key: str, seed: int, settings: FitSettings, work_dir: Path, timeout: float | None = None
+    ) -> dict[str, Any]:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
@@ -803,3 +806,49 @@ def test_geo_memory_section_is_written_between_its_markers() -> None:
     assert once.startswith(doc) and section in once
     again = write_memory_section(once.replace("4.69 GiB", "old"), section)
     assert again == once
+
+
+def test_recovery_study_resumes_from_an_earlier_runs_fits(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import bench.recovery as recovery
+
+    ran: list[tuple[str, int]] = []
+    roas = {"hdi_prob": 0.94, "channels": {"tv": _roas(2.0, 2.1)}, "rel_error_mean": 0.05}
+
+    def fake_fit(
+        key: str, seed: int, settings: FitSettings, work_dir: Path, timeout: float | None = None
+    ) -> dict[str, Any]:
+        ran.append((key, seed))
+        rec = {"dataset": key, "seed": seed, "ok": True, "fit_s": 1.0, "converged": True}
+        return {**rec, "roas": roas, "r_hat_max": 1.0}
+
+    monkeypatch.setattr(recovery, "fit_one", fake_fit)
+    kept = {"dataset": "a", "seed": 1, "ok": True, "fit_s": 9.0, "converged": False}
+    earlier = {
+        "settings": asdict(FitSettings()),
+        "fits": [
+            {**kept, "roas": roas, "r_hat_max": 1.02},
+            {"dataset": "a", "seed": 2, "ok": False, "error": "timed out"},
+            {**kept, "seed": 7, "roas": roas},  # not planned this time: left out
+        ],
+        "machine": {"date": "2026-01-01 10:00 UTC", "load_average": [0.1, 0.2, 0.3]},
+        "command": "python -m bench --study recovery --seeds 2",
+    }
+    out = recovery.recovery_study(["a"], [1, 2, 3], FitSettings(), tmp_path, earlier=earlier)
+    assert ran == [("a", 2), ("a", 3)]  # the failed seed is fitted again, the kept one not
+    assert [f["seed"] for f in out["fits"]] == [1, 2, 3]
+    assert out["fits"][0]["fit_s"] == 9.0 and out["resumed"]["fits"] == 1
+    assert out["summary"]["a"]["n_fits"] == 3 and out["summary"]["a"]["n_converged"] == 2
+    out["machine"] = {"date": "2026-01-02", "cpu_model": "Test CPU", "cpu_count": 2}
+    page = render_recovery(out, "python -m bench --study recovery --resume x.json")
+    assert "1 of the fits were kept from an earlier run" in page
+    assert "2026-01-01 10:00 UTC, load average 0.10, 0.20, 0.30" in page
+    with pytest.raises(SystemExit, match="draws 1000 there, 50 here"):
+        recovery.recovery_study(
+            ["a"],
+            [1],
+            FitSettings(draws=50),
+            tmp_path,
+            earlier={**earlier, "settings": {**earlier["settings"], "draws": 1000}},
+        )
