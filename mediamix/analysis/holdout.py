@@ -14,6 +14,10 @@ likelihood's noise), so the interval coverage is that of a forecast, not of a me
 With ``folds=1`` the one origin leaves ``holdout`` periods at the end (a holdout test); with
 ``folds=K`` the origins are ``K`` consecutive blocks of ``holdout`` periods ending at the last
 date (rolling-origin time-series cross-validation; every fit sees only the past).
+
+A geo model's folds hold out the same dates in every geo (:mod:`mediamix.analysis.geo_holdout`):
+the scores are those of the national outcome (the sum over geos), and
+:meth:`ValidationReport.geo_table` scores each geo's own forecast.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
+from mediamix.analysis.geo_holdout import (
+    GeoForecast,
+    date_blocks,
+    geo_forecast,
+    likelihood_noise,
+    refuse_geo_organic,
+)
 from mediamix.analysis.predict import plan_draws
 from mediamix.config.model import ModelConfig
 from mediamix.data.columns import UnusedColumnsWarning, prepare_frame
@@ -79,6 +90,7 @@ class Fold:
     draws: FloatArray
     scores: dict[str, float]
     converged: bool
+    geo: GeoForecast | None = None
 
 
 @dataclass
@@ -108,6 +120,25 @@ class ValidationReport:
         ]
         return pd.DataFrame(rows)
 
+    def geo_table(self) -> pd.DataFrame | None:
+        """A geo model's scores per geo, pooled over the folds (None for a national model).
+
+        One row per geo, in the fit's order: ``geo``, ``mape``, ``r2``, ``crps`` and
+        ``coverage`` of that geo's held-out periods against its own predictive.
+        """
+        forecasts = [f.geo for f in self.folds]
+        if any(g is None for g in forecasts):
+            return None
+        geo = [g for g in forecasts if g is not None]
+        n = min(g.draws.shape[0] for g in geo)
+        actual = np.concatenate([g.actual for g in geo], axis=0)
+        draws = np.concatenate([g.draws[:n] for g in geo], axis=1)
+        rows = [
+            {"geo": name, **score_forecast(actual[:, j], draws[:, :, j], self.hdi_prob)}
+            for j, name in enumerate(geo[0].geos)
+        ]
+        return pd.DataFrame(rows)
+
 
 def _origins(n_rows: int, holdout: int, folds: int, min_train: int) -> list[int]:
     """Row counts of each fold's training data, earliest first."""
@@ -126,23 +157,19 @@ def _origins(n_rows: int, holdout: int, folds: int, min_train: int) -> list[int]
 def _predictive(result: FitResult, plan: pd.DataFrame) -> FloatArray:
     """Posterior predictive draws ``(sample, date)``: expected outcome plus likelihood noise."""
     expected = plan_draws(result, plan, draws=None, history=True).outcome
-    post = result.posterior
-    sigma = post["sigma"].transpose("chain", "draw").values.reshape(-1)[:, None]
-    rng = np.random.default_rng(result.config.sampler.seed)
-    if result.config.outcome.likelihood == "studentt":
-        nu = post["nu"].transpose("chain", "draw").values.reshape(-1)[:, None]
-        noise = rng.standard_t(nu, size=expected.shape)
-    else:
-        noise = rng.standard_normal(expected.shape)
-    return np.asarray(expected + noise * sigma * result.scalers.y_scale, dtype=np.float64)
+    noise = likelihood_noise(result, expected.shape)
+    return np.asarray(expected + noise * result.scalers.y_scale, dtype=np.float64)
 
 
-def _refuse_geo(config: ModelConfig) -> None:
-    if config.geo is not None:
-        raise MediamixError(
-            "validate: out-of-sample validation of geo models is not supported yet; "
-            "validate a national model of the same data (sum the geos) instead"
-        )
+def _forecast(
+    result: FitResult, test: pd.DataFrame, outcome: str
+) -> tuple[FloatArray, FloatArray, GeoForecast | None]:
+    """Held-out actuals and predictive draws, national; and per geo for a geo fit."""
+    if result.config.geo is None:
+        actual = test[outcome].to_numpy(dtype=np.float64)
+        return actual, _predictive(result, test.drop(columns=outcome)), None
+    geo = geo_forecast(result, test)
+    return geo.national_actual, geo.national_draws, geo
 
 
 def cross_validate(
@@ -177,29 +204,31 @@ def cross_validate(
     MediamixError
         If the folds leave too little data to fit, or the data does not fit the config.
     """
-    _refuse_geo(config)
+    refuse_geo_organic(config)
     frame, config = prepare_frame(frame, config)
-    frame = frame.sort_values("date").reset_index(drop=True)
+    frame = frame.sort_values("date", kind="stable").reset_index(drop=True)
+    dates, position = date_blocks(frame)  # a geo frame has one row per date and geo
     n_params = 2 + 3 * len(config.channels) + 2 * config.seasonality.yearly_order
     min_train = max(n_params + len(config.controls) + 2, 8)
     run = fit_fn or (lambda train, cfg: fit(train, cfg))
     out: list[Fold] = []
-    for n_train in _origins(len(frame), holdout, folds, min_train):
-        train, test = frame.iloc[:n_train], frame.iloc[n_train : n_train + holdout]
+    for n_train in _origins(len(dates), holdout, folds, min_train):
+        train = frame[position < n_train]
+        test = frame[(position >= n_train) & (position < n_train + holdout)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # reported per fold instead
             warnings.simplefilter("ignore", UnusedColumnsWarning)
             result = run(train.reset_index(drop=True), config)
-        actual = test[config.outcome.name].to_numpy(dtype=np.float64)
-        draws = _predictive(result, test.drop(columns=config.outcome.name))
+        actual, draws, geo = _forecast(result, test.reset_index(drop=True), config.outcome.name)
         out.append(
             Fold(
-                origin=pd.Timestamp(test["date"].iloc[0]),
-                dates=pd.DatetimeIndex(test["date"]),
+                origin=pd.Timestamp(dates[n_train]),
+                dates=dates[n_train : n_train + holdout],
                 actual=actual,
                 draws=draws,
                 scores=score_forecast(actual, draws, config.hdi_prob),
                 converged=result.diagnostics().converged,
+                geo=geo,
             )
         )
     return ValidationReport(out, config.hdi_prob)
@@ -210,7 +239,8 @@ def plot_report(report: ValidationReport, history: pd.DataFrame, outcome: str) -
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(11, 4))
-    ax.plot(history["date"], history[outcome], color="black", lw=1, label="actual")
+    actual = history.groupby("date", sort=True)[outcome].sum()  # a geo frame: the national sum
+    ax.plot(actual.index, actual.to_numpy(), color="black", lw=1, label="actual")
     for k, f in enumerate(report.folds):
         band = azs.hdi(
             xr.DataArray(f.draws[None], dims=("chain", "draw", "date")), prob=report.hdi_prob

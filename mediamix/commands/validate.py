@@ -4,6 +4,9 @@
 K blocks of N periods (see :mod:`mediamix.analysis.holdout`). The scores go to the terminal, to
 ``validation.json`` and ``validation.png`` (forecast against actual) under ``--out``, and to an
 MLflow run (metrics ``oos/mape``, ``oos/r2``, ``oos/crps``, ``oos/coverage`` and per fold).
+A geo model is scored on the national outcome (the sum over geos) and per geo: ``geos`` in
+``validation.json``, ``oos/geo/median_mape`` and ``oos/geo/coverage`` (over every held-out
+(date, geo) cell) in MLflow.
 """
 
 from __future__ import annotations
@@ -59,7 +62,10 @@ def run_validate(args: argparse.Namespace) -> int:
             print(cache.finish(), file=sys.stderr)
         out.mkdir(parents=True, exist_ok=True)
         folds = report.table().astype({"origin": str}).to_dict(orient="records")
-        doc = {"scores": report.scores, "folds": folds}
+        geos = report.geo_table()
+        doc: dict[str, Any] = {"scores": report.scores, "folds": folds}
+        if geos is not None:
+            doc["geos"] = geos.to_dict(orient="records")
         (out / "validation.json").write_text(json.dumps(doc, indent=2) + "\n")
         figure = plot_report(report, frame, config.outcome.name)
         figure.savefig(out / "validation.png", dpi=110)
@@ -73,6 +79,12 @@ def run_validate(args: argparse.Namespace) -> int:
         f"MAPE {s['mape']:.2f}%  R2 {s['r2']:.3f}  CRPS {s['crps']:,.2f}  "
         f"{report.hdi_prob:.0%} HDI coverage {s['coverage']:.0%}"
     )
+    if geos is not None:
+        print(
+            f"per geo ({len(geos)} geos): median MAPE {geos['mape'].median():.2f}%, "
+            f"MAPE from {geos['mape'].min():.2f}% to {geos['mape'].max():.2f}%, "
+            f"{report.hdi_prob:.0%} HDI coverage {geos['coverage'].mean():.0%}"
+        )
     print(f"wrote {out / 'validation.json'} and {out / 'validation.png'}")
     return 0
 
@@ -84,6 +96,13 @@ def _log(args: argparse.Namespace, report: Any, figure: Any) -> None:
     metrics = {f"oos/{k}": v for k, v in report.scores.items()}
     for i, fold in enumerate(report.folds):
         metrics |= {f"oos/fold{i + 1}/{k}": v for k, v in fold.scores.items()}
+    geos = report.geo_table()
+    if geos is not None:  # every geo has the same held-out periods: mean coverage is pooled
+        metrics |= {
+            "oos/geo/median_mape": float(geos["mape"].median()),
+            "oos/geo/coverage": float(geos["coverage"].mean()),
+        }
+        mlflow.log_dict({"geos": geos.to_dict(orient="records")}, "validation_geos.json")
     mlflow.log_metrics(metrics)
     mlflow.log_params({"validate.holdout": args.holdout_weeks, "validate.folds": args.folds})
     mlflow.log_figure(figure, "figures/validation.png")

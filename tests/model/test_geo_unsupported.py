@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mediamix.analysis.holdout import cross_validate
 from mediamix.config.base import ConfigError
-from mediamix.errors import MediamixError
 from mediamix.model.builder import prepare_data
 from tests.geo_fit import small_geo_data, small_geo_model_config
 
@@ -25,15 +23,3 @@ def test_geo_model_refuses_a_window() -> None:
     with pytest.raises(ConfigError, match="not supported for geo models") as err:
         prepare_data(small_geo_data().data, config)
     assert "window" in str(err.value)
-
-
-def test_validate_refuses_a_geo_model_before_fitting() -> None:
-    called = []
-    with pytest.raises(MediamixError, match="geo models is not supported"):
-        cross_validate(
-            small_geo_data().data,
-            small_geo_model_config(),
-            holdout=4,
-            fit_fn=lambda *a: called.append(a),  # type: ignore[arg-type,return-value]
-        )
-    assert not called
