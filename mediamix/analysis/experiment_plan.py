@@ -21,6 +21,9 @@ expected width too optimistic; refit with the test (or plan with more draws) ins
 ``lift_se`` by default is the noise of the outcome summed over the test's weeks, for a test
 against a control of the same size: ``sigma * y_scale * sqrt(2 * weeks)``, with ``sigma`` the
 posterior mean of the model's noise; ``se_fraction`` makes it a fraction of the expected lift.
+
+A geo fit's tests run in test geos, the other geos being the controls
+(:mod:`mediamix.analysis.geo_experiment_plan`); the ROAS they narrow is the national one.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from mediamix.analysis.metrics import roas_draws
 from mediamix.analysis.response import MediaParameters, draw_index, media_contributions
 from mediamix.inference.fit import FitResult
 
-__all__ = ["plan_experiments", "predicted_lifts"]
+__all__ = ["NationalDesign", "best_test", "plan_experiments", "predicted_lifts"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -100,37 +103,77 @@ def _starts(n_rows: int, weeks: int, window: int, count: int) -> list[int]:
     return sorted({int(s) for s in np.linspace(first, n_rows - weeks, count).round()})
 
 
-def _best_test(
-    ctx: dict[str, Any], c: int, weeks: int, budget_fraction: float, se_fraction: float | None
+class NationalDesign:
+    """Candidate tests of a national fit: the channel's spend changes in every period's row.
+
+    A test design answers what :func:`best_test` asks of a candidate: the channel's spend in
+    the test's periods, the largest cut the data allow, the lift under every draw and the
+    default ``lift_se``. :class:`mediamix.analysis.geo_experiment_plan.GeoDesign` is a geo
+    fit's (tests in chosen geos).
+    """
+
+    def __init__(self, result: FitResult, draws: int | None) -> None:
+        frame, post = result.frame, result.posterior
+        self.mp = MediaParameters.from_fit(result, draws)
+        self.spend = frame[[result.config.spend_column(c) for c in result.channels]].to_numpy(
+            np.float64
+        )
+        self.dates = pd.DatetimeIndex(frame["date"])
+        self.window = self.mp.window
+        self.sigma_y = float(post["sigma"].mean()) * result.scalers.y_scale
+        self.fields: dict[str, Any] = {}
+
+    def spend_in(self, c: int, start: int, weeks: int) -> tuple[float, float]:
+        """Channel ``c``'s spend over the test's periods, and the largest cut (> 0) allowed."""
+        window = self.spend[start : start + weeks, c]
+        # spread evenly, a cut may not take a period below zero: cap it at the lowest week
+        return float(window.sum()), weeks * float(window.min())
+
+    def lifts(self, c: int, start: int, weeks: int, delta: float) -> FloatArray:
+        """The test's lift under every draw (:func:`predicted_lifts`)."""
+        return predicted_lifts(self.mp, self.spend, c, start, weeks, delta)
+
+    def noise_se(self, weeks: int) -> float:
+        """The outcome's noise summed over the test, against a control of the same size."""
+        return self.sigma_y * float(np.sqrt(2 * weeks))
+
+
+def best_test(
+    ctx: dict[str, Any],
+    design: Any,
+    c: int,
+    weeks: int,
+    budget_fraction: float,
+    se_fraction: float | None,
 ) -> dict[str, Any] | None:
-    """The candidate test of channel ``c`` with the narrowest expected ROAS HDI."""
-    mp, spend, roas, dates = ctx["mp"], ctx["spend"], ctx["roas"][:, c], ctx["dates"]
+    """The candidate test of channel ``c`` with the narrowest expected ROAS HDI.
+
+    ``ctx`` holds the ROAS draws (``roas``, (draw, channel)), ``channels``, ``prob``,
+    ``starts``, ``outcomes`` and ``rng``; ``design`` is a :class:`NationalDesign` or a geo one.
+    """
+    roas, dates = ctx["roas"][:, c], design.dates
     now = float(weighted_hdi_width(roas, np.full(len(roas), 1.0 / len(roas)), ctx["prob"]))
     best: dict[str, Any] | None = None
-    for start in _starts(len(spend), weeks, mp.window, ctx["starts"]):
-        window = spend[start : start + weeks, c]
+    for start in _starts(len(dates), weeks, design.window, ctx["starts"]):
+        total, max_cut = design.spend_in(c, start, weeks)
         for sign in (-1.0, 1.0):
-            delta = sign * budget_fraction * float(window.sum())
-            # spread evenly, a cut may not take a period below zero: cap it at the lowest week
-            delta = max(delta, -weeks * float(window.min()))
+            delta = max(sign * budget_fraction * total, -max_cut)
             if delta == 0:
                 continue
-            lifts = predicted_lifts(mp, spend, c, start, weeks, delta)
+            lifts = design.lifts(c, start, weeks, delta)
             expected = float(lifts.mean())
-            if se_fraction is None:
-                se = ctx["sigma_y"] * np.sqrt(2 * weeks)
-            else:
-                se = se_fraction * abs(expected)
+            se = design.noise_se(weeks) if se_fraction is None else se_fraction * abs(expected)
             se = max(float(se), 1e-12)
             width, ess = _preposterior(lifts, roas, se, ctx["outcomes"], ctx["rng"], ctx["prob"])
             if best is None or width < best["roas_hdi_width_expected"]:
                 best = {
                     "channel": ctx["channels"][c],
+                    **design.fields,
                     "start_date": str(dates[start].date()),
                     "end_date": str(dates[start + weeks - 1].date()),
                     "weeks": weeks,
                     "spend_delta": delta,
-                    "spend_change": delta / float(window.sum()),
+                    "spend_change": delta / total,
                     "expected_lift": expected,
                     "lift_se": se,
                     "roas_hdi_width_now": now,
@@ -140,31 +183,6 @@ def _best_test(
                     "draws": len(roas),
                 }
     return best
-
-
-def _context(result: FitResult, draws: int | None) -> dict[str, Any]:
-    """What every candidate needs: draws, ROAS draws, noise, spend, dates."""
-    frame, post = result.frame, result.posterior
-    index = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
-    spend = frame[[result.config.spend_column(c) for c in result.channels]]
-    return {
-        "mp": MediaParameters.from_fit(result, draws),
-        "roas": roas_draws(result).transpose("draw", "channel").to_numpy()[index],
-        "sigma_y": float(post["sigma"].mean()) * result.scalers.y_scale,
-        "spend": spend.to_numpy(np.float64),
-        "dates": pd.DatetimeIndex(frame["date"]),
-        "channels": result.channels,
-        "prob": result.config.hdi_prob,
-    }
-
-
-def _refuse_geo(result: FitResult) -> None:
-    """A geo fit's tests run in chosen geos, which the planner does not choose (yet)."""
-    if result.scalers.geos:
-        raise ExperimentError(
-            "plan-experiments: geo fits are not supported yet (tests there run in chosen "
-            "geos); plan with a national fit, or simulate geo tests with simulate-lift --geos"
-        )
 
 
 def plan_experiments(
@@ -177,6 +195,7 @@ def plan_experiments(
     outcomes: int = 200,
     draws: int | None = 1000,
     seed: int = 0,
+    geos: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rank channels by how much a lift test would narrow their ROAS HDI.
 
@@ -200,18 +219,40 @@ def plan_experiments(
         Posterior draws to use (evenly spaced); all when None.
     seed : int, default 0
         Seed of the simulated measurements.
+    geos : list of str, optional
+        A geo fit's test geos (default: every second geo by population, largest first; see
+        :mod:`mediamix.analysis.geo_experiment_plan`). Refused for a national fit.
 
     Returns
     -------
     list of dict
         One per channel, best first (largest relative narrowing): the best candidate's
         ``channel, start_date, end_date, weeks, spend_delta, spend_change, expected_lift,
-        lift_se, roas_hdi_width_now, roas_hdi_width_expected, expected_narrowing, ess, draws``
-        (:class:`ExperimentError` for bad settings or a geo fit).
+        lift_se, roas_hdi_width_now, roas_hdi_width_expected, expected_narrowing, ess, draws``,
+        and for a geo fit ``geo`` after ``channel``: the test geos joined by ``;``, as a geo
+        lift-test row names them.
+
+    Raises
+    ------
+    ExperimentError
+        For bad settings, test geos the fit does not have, or ``geos`` for a national fit.
     """
-    _refuse_geo(result)
-    _check(budget_fraction, weeks, len(result.frame), se_fraction)
-    ctx = _context(result, draws) | {
+    from mediamix.analysis.geo_experiment_plan import GeoDesign
+
+    design: NationalDesign | GeoDesign
+    if result.scalers.geos:
+        design = GeoDesign(result, draws, geos)
+    elif geos is not None:
+        raise ExperimentError("test geos were given, but this fit has no geos")
+    else:
+        design = NationalDesign(result, draws)
+    _check(budget_fraction, weeks, len(design.dates), se_fraction)
+    post = result.posterior
+    index = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
+    ctx = {
+        "roas": roas_draws(result).transpose("draw", "channel").to_numpy()[index],
+        "channels": result.channels,
+        "prob": result.config.hdi_prob,
         "starts": starts,
         "outcomes": outcomes,
         "rng": np.random.default_rng(seed),
@@ -219,6 +260,6 @@ def plan_experiments(
     plan = [
         best
         for c in range(len(result.channels))
-        if (best := _best_test(ctx, c, weeks, budget_fraction, se_fraction)) is not None
+        if (best := best_test(ctx, design, c, weeks, budget_fraction, se_fraction)) is not None
     ]
     return sorted(plan, key=lambda r: -r["expected_narrowing"])

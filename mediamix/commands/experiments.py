@@ -119,7 +119,11 @@ def run_plan_experiments(args: argparse.Namespace) -> int:
         se_fraction=args.se_fraction,
         draws=args.draws,
         seed=args.seed,
+        geos=[g.strip() for g in args.geos.split(",")] if args.geos else None,
     )
+    if plan and "geo" in plan[0]:
+        geos = plan[0]["geo"].split(";")
+        print(f"test geos ({len(geos)}; the others are controls): {', '.join(geos)}")
     print(f"{'channel':<14} {'test':<24} {'spend change':>13} {'ROAS HDI now':>13} {'after':>8}")
     for p in plan:
         print(
@@ -166,5 +170,8 @@ def add_experiment_parsers(sub: argparse._SubParsersAction[argparse.ArgumentPars
     )
     plan.add_argument("--draws", type=int, default=1000, help="posterior draws used")
     plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument(
+        "--geos", default=None, help="geo fits: the test geos, G1,G2 (default: half, by size)"
+    )
     plan.add_argument("--out", required=True, help="plan.json to write")
     plan.set_defaults(handler=run_plan_experiments)

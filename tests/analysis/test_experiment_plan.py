@@ -104,3 +104,10 @@ def test_plan_ranks_channels_and_a_precise_test_narrows_more() -> None:
         assert p["ess"] < v["ess"] <= 300
         assert -0.8 - 1e-9 <= p["spend_change"] <= 0.8 + 1e-9
     assert precise[0]["expected_narrowing"] >= precise[1]["expected_narrowing"]
+
+
+def test_test_geos_for_a_national_fit_are_refused() -> None:
+    from mediamix.analysis.experiments import ExperimentError
+
+    with pytest.raises(ExperimentError, match="this fit has no geos"):
+        plan_experiments(_prior_fit(_data(), CONFIG, draws=20), weeks=4, geos=["north"])

@@ -135,12 +135,3 @@ def test_national_simulation_refuses_geo_data() -> None:
     data = _data()
     with pytest.raises(ExperimentError, match="grouped or geo data"):
         simulate_lift(data.truth, data.data, "tv", "2022-03-07", 4, -0.5)
-
-
-def test_plan_experiments_refuses_a_geo_fit() -> None:
-    from shared_geo_fit import prior_geo_fit
-
-    from mediamix.analysis.experiment_plan import plan_experiments
-
-    with pytest.raises(ExperimentError, match="geo fits are not supported yet"):
-        plan_experiments(prior_geo_fit(), draws=10)

@@ -18,7 +18,9 @@ from tests.geo_fit import GEO_MODEL_CONFIG, small_geo_data, small_geo_model_conf
 
 def test_a_geo_model_with_organic_channels_is_refused_before_fitting() -> None:
     raw = small_geo_model_config().model_dump(mode="json", exclude_none=True)
-    config = type(small_geo_model_config()).model_validate({**raw, "organic_channels": ["newsletter"]})
+    config = type(small_geo_model_config()).model_validate(
+        {**raw, "organic_channels": ["newsletter"]}
+    )
     called: list[object] = []
     with pytest.raises(MediamixError, match=r"organic: \['newsletter'\]"):
         cross_validate(
