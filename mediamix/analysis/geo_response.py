@@ -25,6 +25,7 @@ version from the fit, so callers need no branch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,7 @@ __all__ = [
     "GeoSteadyStateResponse",
     "current_spend_of",
     "geo_media_contributions",
+    "geo_media_totals",
     "geo_spend",
     "is_geo_fit",
     "steady_state_response",
@@ -155,6 +157,29 @@ def _shares(totals: FloatArray, population: FloatArray) -> FloatArray:
     return np.asarray(np.where(sums > 0, totals / safe, by_population), dtype=np.float64)
 
 
+def _checked(gp: GeoParameters, spend: npt.ArrayLike) -> FloatArray:
+    x = np.asarray(spend, dtype=np.float64)
+    if x.ndim != 3 or x.shape[1:] != gp.beta.shape[1:]:
+        raise MediamixError(
+            f"spend must be (time, geo, channel) with {len(gp.geos)} geos and "
+            f"{len(gp.media.channels)} channels, got shape {x.shape}"
+        )
+    return x
+
+
+def _by_draw_blocks(gp: GeoParameters, x: FloatArray) -> Iterator[tuple[slice, FloatArray]]:
+    """Contributions ``(draws, time, geo, channel)`` a block of draws at a time (bounded memory)."""
+    mp = gp.media
+    per_capita = x / gp.population[None, :, None]
+    per_draw = x.shape[0] * mp.window * x.shape[1] * x.shape[2]
+    size = max(1, _CHUNK_ELEMENTS // max(1, per_draw))
+    scale = mp.y_scale * gp.population[None, None, :, None]
+    for start in range(0, mp.n_draws, size):
+        draws = slice(start, min(start + size, mp.n_draws))
+        media = forward.media_geo(per_capita, mp.spend_max, mp.stages(draws), gp.beta[draws])
+        yield draws, np.asarray(media) * scale
+
+
 def geo_media_contributions(gp: GeoParameters, spend: npt.ArrayLike) -> FloatArray:
     """Contribution of each (geo, channel) per date under every draw, in outcome units.
 
@@ -171,22 +196,26 @@ def geo_media_contributions(gp: GeoParameters, spend: npt.ArrayLike) -> FloatArr
     numpy.ndarray
         ``(draw, time, geo, channel)``.
     """
-    x = np.asarray(spend, dtype=np.float64)
-    mp = gp.media
-    if x.ndim != 3 or x.shape[1:] != gp.beta.shape[1:]:
-        raise MediamixError(
-            f"spend must be (time, geo, channel) with {len(gp.geos)} geos and "
-            f"{len(mp.channels)} channels, got shape {x.shape}"
-        )
-    per_capita = x / gp.population[None, :, None]
-    out = np.empty((mp.n_draws, *x.shape))
-    per_draw = x.shape[0] * mp.window * x.shape[1] * x.shape[2]
-    size = max(1, _CHUNK_ELEMENTS // max(1, per_draw))
-    scale = mp.y_scale * gp.population[None, None, :, None]
-    for start in range(0, mp.n_draws, size):
-        draws = slice(start, min(start + size, mp.n_draws))
-        media = forward.media_geo(per_capita, mp.spend_max, mp.stages(draws), gp.beta[draws])
-        out[draws] = np.asarray(media) * scale
+    x = _checked(gp, spend)
+    out = np.empty((gp.media.n_draws, *x.shape))
+    for draws, block in _by_draw_blocks(gp, x):
+        out[draws] = block
+    return out
+
+
+def geo_media_totals(gp: GeoParameters, spend: npt.ArrayLike, first: int = 0) -> FloatArray:
+    """:func:`geo_media_contributions` summed over the rows from ``first`` on.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(draw, geo, channel)``, computed a block of draws at a time, so every draw's time
+        series is never held at once.
+    """
+    x = _checked(gp, spend)
+    out = np.empty((gp.media.n_draws, *x.shape[1:]))
+    for draws, block in _by_draw_blocks(gp, x):
+        out[draws] = block[:, first:].sum(axis=1)
     return out
 
 

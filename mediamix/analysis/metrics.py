@@ -400,7 +400,9 @@ def marginal_roas(
 
     Spend in the window is raised by ``step`` (1 %); the extra outcome is summed over every
     date from the window's start to the end of the data (so carry-over is counted) and divided
-    by the extra spend. Channels are additive in the model, so all are raised at once.
+    by the extra spend. Channels are additive in the model, so all are raised at once. A geo
+    fit's is :func:`mediamix.analysis.geo_marginal.national_marginal_draws`'s (every geo's
+    spend raised, each through its own effect).
 
     Parameters
     ----------
@@ -420,6 +422,13 @@ def marginal_roas(
     """
     if not (isinstance(step, int | float) and 0 < step <= 1):
         raise MediamixError(f"step must be a number in (0, 1], got {step!r}")
+    if result.scalers.geos:  # each geo through its own effects, summed over geos
+        from mediamix.analysis.geo_marginal import national_marginal_draws
+
+        ratio, extra_spend = national_marginal_draws(result, window, step, draws)
+        out = summarize_draws(ratio, result.config.hdi_prob)
+        out.insert(0, "spend", extra_spend)
+        return out
     mask = window_mask(result, window)
     base = result.frame[_spend_columns(result)].to_numpy(dtype=np.float64)
     raised = base.copy()

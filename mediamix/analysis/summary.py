@@ -33,7 +33,8 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
         with organic channels adds ``"organic": {NAME: {"contribution_share", "params"}}``, a
         fit calibrated with lift tests ``"calibration"`` (:mod:`mediamix.analysis.calibration`).
         The channels of a geo model are national (summed over geos); it adds ``"geos": {GEO:
-        {"population", "channels": {NAME: {"roas", "contribution_share", "beta"}}}}``, each an
+        {"population", "channels": {NAME: {"roas", "mroas", "contribution_share", "beta"}}}}``
+        (``mroas``: marginal ROAS, :mod:`mediamix.analysis.geo_marginal`), each an
         interval like the national ones (``{"mean", "hdi_low", "hdi_high"}``).
     """
     prob = result.config.hdi_prob
@@ -77,9 +78,12 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
 
 
 def _geo_section(result: FitResult) -> dict[str, Any]:
-    """Each geo's population and per-channel ROAS (with its HDI), share and effect ``beta``."""
+    """Each geo's population and per-channel ROAS, marginal ROAS, share and effect ``beta``."""
+    from mediamix.analysis.geo_marginal import geo_marginal_ratio_draws
+
     prob = result.config.hdi_prob
     roas, share = geo_roas_draws(result), geo_contribution_share_draws(result)
+    mroas, _ = geo_marginal_ratio_draws(result)
     beta = result.posterior["beta_geo"]
     out: dict[str, Any] = {}
     for geo in result.scalers.geos:
@@ -87,6 +91,7 @@ def _geo_section(result: FitResult) -> dict[str, Any]:
         for ch in result.channels:
             channels[ch] = {
                 "roas": interval(roas.sel(geo=geo, channel=ch), prob).to_dict(),
+                "mroas": interval(mroas.sel(geo=geo, channel=ch), prob).to_dict(),
                 "contribution_share": interval(share.sel(geo=geo, component=ch), prob).to_dict(),
                 "beta": interval(beta.sel(geo=geo, channel=ch), prob).to_dict(),
             }

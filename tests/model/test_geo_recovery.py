@@ -61,7 +61,7 @@ def test_per_geo_roas_hdis_cover_most_true_values() -> None:
     for geo, section in summary["geos"].items():
         assert section["population"] == data.truth["geos"][geo]["population"]
         for ch, numbers in section["channels"].items():
-            assert set(numbers) == {"roas", "contribution_share", "beta"}
+            assert set(numbers) == {"roas", "mroas", "contribution_share", "beta"}
             truth = data.truth["geos"][geo]["channels"][ch]["roas"]
             inside += numbers["roas"]["hdi_low"] <= truth <= numbers["roas"]["hdi_high"]
             cells += 1
