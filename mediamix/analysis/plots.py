@@ -18,7 +18,6 @@ import pymc as pm
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from mediamix.analysis import metrics
 from mediamix.analysis.geo_draws import national_draws
@@ -39,7 +38,6 @@ __all__ = [
     "plot_prior_posterior",
     "plot_response_curves",
     "plot_roas",
-    "plot_roas_by_geo",
     "plot_trace",
 ]
 
@@ -208,49 +206,6 @@ def plot_roas(result: FitResult, ax: Axes | None = None, marginal: bool = True) 
         xlabel=f"{_outcome_label(result)} per unit of spend",
     )
     ax.legend(loc="best")
-    return fig
-
-
-def plot_roas_by_geo(result: FitResult, ax: Axes | None = None) -> Figure:
-    """Heat map of each geo's ROAS per channel (posterior mean), values written in the cells.
-
-    Cells whose HDI includes 0 are hatched: there the data cannot tell the geo's ROAS from none.
-
-    Parameters
-    ----------
-    result : FitResult
-        A geo model's fit.
-    ax : matplotlib.axes.Axes, optional
-        Axes to draw into; a new figure by default.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Raises
-    ------
-    MediamixError
-        If the fit is not a geo model.
-    """
-    draws = metrics.geo_roas_draws(result)
-    geos, channels = list(draws["geo"].values), result.channels
-    fig, ax = _one_axes(ax, (1.6 + 1.3 * len(channels), 1.2 + 0.28 * len(geos)))
-    mean = draws.mean("draw").transpose("geo", "channel").to_numpy()
-    image = ax.imshow(mean, aspect="auto", cmap="viridis")
-    fig.colorbar(image, ax=ax, label=f"{_outcome_label(result)} per unit of spend")
-    low = metrics.summarize_draws(draws, result.config.hdi_prob)["hdi_low"]
-    for i, geo in enumerate(geos):
-        for j, ch in enumerate(channels):
-            if not np.isfinite(mean[i, j]):
-                continue
-            dark = float(np.asarray(image.norm(mean[i, j]))) < 0.6  # light text on dark cells
-            color = "w" if dark else "k"
-            ax.text(j, i, f"{mean[i, j]:.2f}", ha="center", va="center", fontsize=7, color=color)
-            if low.loc[(geo, ch)] <= 0:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0))
-    ax.set_xticks(np.arange(len(channels)), channels)
-    ax.set_yticks(np.arange(len(geos)), geos, fontsize=7)
-    ax.set(title=f"ROAS by geo and channel (posterior mean; {len(geos)} geos)")
     return fig
 
 
@@ -470,18 +425,20 @@ def figures_for_fit(result: FitResult, allocation: Allocation | None = None) -> 
     -------
     dict of str to matplotlib.figure.Figure
         ``fit``, ``contributions``, ``roas``, ``response_curves``, ``prior_posterior``,
-        ``trace`` and, with an allocation, ``budget``. A geo model's: ``fit``,
-        ``contributions``, ``roas`` (national, without marginal ROAS), ``roas_by_geo``,
-        ``prior_posterior`` and ``trace``.
+        ``trace`` and, with an allocation, ``budget``. A geo model's: the same national ones
+        (summed over geos; no ``budget``), ``roas_by_geo`` and ``response_curves_by_geo``
+        (:mod:`mediamix.analysis.geo_plots`).
     """
     if result.scalers.geos:
-        # national views summed over geos, plus the geo x channel map; marginal ROAS and response
-        # curves evaluate national spend plans, which a geo model answers per geo
-        return {
+        from mediamix.analysis.geo_plots import plot_geo_response_curves, plot_roas_by_geo
+
+        return {  # national views (summed over geos), and each geo's
             "fit": plot_fit(result),
             "contributions": plot_contributions(result),
-            "roas": plot_roas(result, marginal=False),
+            "roas": plot_roas(result),
             "roas_by_geo": plot_roas_by_geo(result),
+            "response_curves": plot_response_curves(result),
+            "response_curves_by_geo": plot_geo_response_curves(result),
             "prior_posterior": plot_prior_posterior(result),
             "trace": plot_trace(result),
         }

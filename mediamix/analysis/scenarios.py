@@ -19,14 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
-from mediamix.analysis.geo_response import current_spend_of, steady_state_response
+from mediamix.analysis.geo_response import current_spend_of, geo_spend, steady_state_response
 from mediamix.analysis.metrics import Interval, Window, interval, summarize_draws
 from mediamix.analysis.response import SteadyStateResponse
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
+
+FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["PlanComparison", "ResponseCurves", "compare_plan", "compare_spend", "response_curves"]
 
@@ -58,6 +61,7 @@ def response_curves(
     window: Window = None,
     draws: int | None = None,
     response: SteadyStateResponse | None = None,
+    by_geo: bool = False,
 ) -> ResponseCurves:
     """Steady-state expected incremental outcome per period against spend per period.
 
@@ -75,7 +79,11 @@ def response_curves(
     draws : int, optional
         Use this many evenly spaced posterior draws; all by default.
     response : SteadyStateResponse, optional
-        A compiled response to reuse (it must come from this fit).
+        A compiled response to reuse (it must come from this fit, by geo if ``by_geo``).
+    by_geo : bool, default False
+        A geo fit's curve of every (geo, channel), each through the geo's own effect and
+        against that geo's spend; the ``channel`` column and index then hold ``<geo>/<channel>``
+        (see :func:`mediamix.analysis.geo_plots.geo_response_curves` for them split).
 
     Returns
     -------
@@ -85,26 +93,41 @@ def response_curves(
         raise MediamixError(
             f"need n_points >= 2 and max_multiple > 0, got {n_points} and {max_multiple}"
         )
-    response = response or steady_state_response(result, draws)
+    response = response or steady_state_response(result, draws, by_geo=by_geo)
     prob = result.config.hdi_prob
-    current = current_spend_of(result, window)
-    top = np.where(current > 0, current * max_multiple, response.params.spend_max)
+    current = current_spend_of(result, window, by_geo=by_geo)
+    names = list(current.index)
+    # a channel without current spend: up to its largest observed spend per period
+    largest = _largest_spend(result, by_geo)
+    top = np.where(current > 0, current * max_multiple, largest)
     grid = np.linspace(0.0, 1.0, n_points)[:, None] * top[None, :]  # (point, channel)
     values = np.stack([response.draws(row) for row in grid], axis=1)  # (draw, point, channel)
     da = xr.DataArray(
         values,
         dims=("draw", "point", "channel"),
-        coords={"point": np.arange(n_points), "channel": result.channels},
+        coords={"point": np.arange(n_points), "channel": names},
     ).transpose("draw", "channel", "point")
     table = summarize_draws(da, prob).reset_index()
-    column = table["channel"].map({c: j for j, c in enumerate(result.channels)})
+    column = table["channel"].map({c: j for j, c in enumerate(names)})
     table["spend"] = grid[table["point"].to_numpy(), column.to_numpy()]
     curves = table[["channel", "spend", "mean", "hdi_low", "hdi_high"]]
     at_current = xr.DataArray(response.draws(current.to_numpy()), dims=("draw", "channel"))
     now = summarize_draws(at_current, prob)
-    now.index = pd.Index(result.channels, name="channel")
+    now.index = pd.Index(names, name="channel")
     now.insert(0, "spend", current.to_numpy())
     return ResponseCurves(curves=curves.reset_index(drop=True), current=now, hdi_prob=prob)
+
+
+def _largest_spend(result: FitResult, by_geo: bool) -> FloatArray:
+    """The largest spend per period of each channel (national sums, or per geo and channel)."""
+    if not result.scalers.geos:
+        return (
+            result.frame[[result.config.spend_column(c) for c in result.channels]]
+            .max()
+            .to_numpy(np.float64)
+        )
+    cube = geo_spend(result)  # (date, geo, channel)
+    return np.asarray(cube.max(axis=0).reshape(-1) if by_geo else cube.sum(axis=1).max(axis=0))
 
 
 @dataclass(frozen=True)

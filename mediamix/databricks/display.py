@@ -141,7 +141,7 @@ def _mean(value: Any) -> float:
 
 
 def geo_views(result: Any) -> list[tuple[str, Any]]:
-    """What the model notebook shows of a geo fit: ROAS per geo and channel, and its figure.
+    """What the model notebook shows of a geo fit: ROAS per geo and channel, and its figures.
 
     Parameters
     ----------
@@ -151,13 +151,13 @@ def geo_views(result: Any) -> list[tuple[str, Any]]:
     Returns
     -------
     list of (title, table or figure)
-        The per-geo ROAS means from ``summary.json``'s ``geos`` section (one row per geo:
-        ``population`` and ``roas_<channel>``) and the ROAS-by-geo figure of
-        :mod:`mediamix.analysis.plots` when it has one.
+        The per-geo ROAS and marginal ROAS means from ``summary.json``'s ``geos`` section
+        (one row per geo: ``population``, ``roas_<channel>`` and ``mroas_<channel>``), then the
+        ROAS-by-geo and response-curves-by-geo figures (:mod:`mediamix.analysis.geo_plots`).
     """
     import pandas as pd
 
-    from mediamix.analysis import plots
+    from mediamix.analysis.geo_plots import plot_geo_response_curves, plot_roas_by_geo
     from mediamix.analysis.geo_response import is_geo_fit
     from mediamix.analysis.summary import fit_summary
 
@@ -167,12 +167,13 @@ def geo_views(result: Any) -> list[tuple[str, Any]]:
     rows = {
         geo: {"population": g.get("population")}
         | {f"roas_{ch}": _mean(c["roas"]) for ch, c in g.get("channels", {}).items()}
+        | {f"mroas_{ch}": _mean(c["mroas"]) for ch, c in g.get("channels", {}).items()}
         for geo, g in geos.items()
     }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "geo"
-    views: list[tuple[str, Any]] = [("ROAS per geo and channel (posterior mean)", table)]
-    plot = getattr(plots, "plot_roas_by_geo", None)  # the figure, where the plots module has it
-    if plot is not None:
-        views.append(("roas_by_geo", plot(result)))
+    title = "ROAS and marginal ROAS per geo and channel (posterior mean)"
+    views: list[tuple[str, Any]] = [(title, table)]
+    views.append(("roas_by_geo", plot_roas_by_geo(result)))
+    views.append(("response_curves_by_geo", plot_geo_response_curves(result)))
     return views

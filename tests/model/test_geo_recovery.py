@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from geo_fit import small_geo_fit
 
-from mediamix.analysis.plots import figures_for_fit, plot_roas_by_geo
+from mediamix.analysis.geo_plots import plot_roas_by_geo
+from mediamix.analysis.plots import figures_for_fit
 from mediamix.analysis.summary import fit_summary
 from mediamix.inference.geo_draws import CELL_MEANS, NATIONAL_OUTCOME
 
@@ -77,6 +78,8 @@ def test_geo_figures_include_the_roas_map() -> None:
         "contributions",
         "roas",
         "roas_by_geo",
+        "response_curves",
+        "response_curves_by_geo",
         "prior_posterior",
         "trace",
     }
@@ -90,3 +93,15 @@ def test_geo_figures_include_the_roas_map() -> None:
     )
     assert draws.shape == image.shape
     np.testing.assert_allclose(np.asarray(image), expected.to_numpy(), rtol=1e-10)
+
+
+def test_notebook_geo_views_show_roas_and_marginal_roas_per_geo() -> None:
+    from mediamix.databricks.display import geo_views
+
+    _, result = small_geo_fit()
+    views = dict(geo_views(result))
+    table = next(v for k, v in views.items() if k.startswith("ROAS and marginal ROAS"))
+    assert {"population", "roas_tv", "mroas_tv", "mroas_search"} <= set(table.columns)
+    assert len(table) == len(result.scalers.geos)
+    assert np.all(table["mroas_tv"] < table["roas_tv"])  # diminishing returns in every geo
+    assert {"roas_by_geo", "response_curves_by_geo"} <= set(views)
