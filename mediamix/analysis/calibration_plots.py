@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mediamix.analysis.plots import _one_axes
+from mediamix.analysis.axes import one_axes
 
 __all__ = ["plot_lift_tests", "plot_roas_before_after"]
 
@@ -40,7 +40,7 @@ def plot_roas_before_after(
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = _one_axes(ax)
+    fig, ax = one_axes(ax)
     channels = list(before.index)
     y = np.arange(len(channels))
     for offset, (label, table, color) in enumerate(
@@ -74,7 +74,7 @@ def plot_lift_tests(calibration: Mapping[str, Any], ax: Axes | None = None) -> F
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = _one_axes(ax, figsize=(6, 6))
+    fig, ax = one_axes(ax, figsize=(6, 6))
     tests = calibration["tests"]
     measured = np.array([t["lift"] for t in tests])
     se = np.array([t["lift_se"] for t in tests])

@@ -185,6 +185,28 @@ def best_test(
     return best
 
 
+def _design(result: FitResult, draws: int | None, geos: list[str] | None) -> Any:
+    """The fit's test design: national, or in test geos for a geo fit."""
+    from mediamix.analysis.geo_experiment_plan import GeoDesign
+
+    if result.scalers.geos:
+        return GeoDesign(result, draws, geos)
+    if geos is not None:
+        raise ExperimentError("test geos were given, but this fit has no geos")
+    return NationalDesign(result, draws)
+
+
+def _context(result: FitResult, draws: int | None) -> dict[str, Any]:
+    """The ROAS draws every candidate is judged on, the channels and the HDI probability."""
+    post = result.posterior
+    index = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
+    return {
+        "roas": roas_draws(result).transpose("draw", "channel").to_numpy()[index],
+        "channels": result.channels,
+        "prob": result.config.hdi_prob,
+    }
+
+
 def plan_experiments(
     result: FitResult,
     *,
@@ -220,43 +242,25 @@ def plan_experiments(
     seed : int, default 0
         Seed of the simulated measurements.
     geos : list of str, optional
-        A geo fit's test geos (default: every second geo by population, largest first; see
-        :mod:`mediamix.analysis.geo_experiment_plan`). Refused for a national fit.
+        A geo fit's test geos (default: half, :mod:`~mediamix.analysis.geo_experiment_plan`).
 
     Returns
     -------
     list of dict
         One per channel, best first (largest relative narrowing): the best candidate's
         ``channel, start_date, end_date, weeks, spend_delta, spend_change, expected_lift,
-        lift_se, roas_hdi_width_now, roas_hdi_width_expected, expected_narrowing, ess, draws``,
-        and for a geo fit ``geo`` after ``channel``: the test geos joined by ``;``, as a geo
-        lift-test row names them.
+        lift_se, roas_hdi_width_now, roas_hdi_width_expected, expected_narrowing, ess, draws``;
+        a geo fit's add ``geo``, the test geos joined by ``;`` (as a lift-test row names them).
 
     Raises
     ------
     ExperimentError
         For bad settings, test geos the fit does not have, or ``geos`` for a national fit.
     """
-    from mediamix.analysis.geo_experiment_plan import GeoDesign
-
-    design: NationalDesign | GeoDesign
-    if result.scalers.geos:
-        design = GeoDesign(result, draws, geos)
-    elif geos is not None:
-        raise ExperimentError("test geos were given, but this fit has no geos")
-    else:
-        design = NationalDesign(result, draws)
+    design = _design(result, draws, geos)
     _check(budget_fraction, weeks, len(design.dates), se_fraction)
-    post = result.posterior
-    index = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
-    ctx = {
-        "roas": roas_draws(result).transpose("draw", "channel").to_numpy()[index],
-        "channels": result.channels,
-        "prob": result.config.hdi_prob,
-        "starts": starts,
-        "outcomes": outcomes,
-        "rng": np.random.default_rng(seed),
-    }
+    ctx = _context(result, draws) | {"starts": starts, "outcomes": outcomes}
+    ctx["rng"] = np.random.default_rng(seed)
     plan = [
         best
         for c in range(len(result.channels))

@@ -19,7 +19,7 @@ import xarray as xr
 
 from mediamix.analysis.geo_response import GeoParameters, geo_media_totals, geo_spend
 from mediamix.analysis.intervals import summarize_draws
-from mediamix.analysis.metrics import Window, window_mask
+from mediamix.analysis.windows import Window, window_mask
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
 

@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from mediamix.analysis import metrics
+from mediamix.analysis.axes import one_axes
 from mediamix.analysis.geo_response import GEO_SEPARATOR
-from mediamix.analysis.plots import _one_axes
 from mediamix.analysis.scenarios import ResponseCurves, response_curves
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
@@ -120,7 +120,7 @@ def plot_roas_by_geo(result: FitResult, ax: Axes | None = None) -> Figure:
     """
     draws = metrics.geo_roas_draws(result)
     geos, channels = list(draws["geo"].values), result.channels
-    fig, ax = _one_axes(ax, (1.6 + 1.3 * len(channels), 1.2 + 0.28 * len(geos)))
+    fig, ax = one_axes(ax, (1.6 + 1.3 * len(channels), 1.2 + 0.28 * len(geos)))
     mean = draws.mean("draw").transpose("geo", "channel").to_numpy()
     image = ax.imshow(mean, aspect="auto", cmap="viridis")
     fig.colorbar(image, ax=ax, label=f"{result.config.outcome.name} per unit of spend")

@@ -34,13 +34,13 @@ import numpy.typing as npt
 import pandas as pd
 import pytensor.tensor as pt
 
-from mediamix.analysis.metrics import Window, current_spend, window_mask
 from mediamix.analysis.response import (
     MediaParameters,
     SteadyStateResponse,
     draw_index,
     steady_state_multiplier,
 )
+from mediamix.analysis.windows import Window, current_spend, window_mask
 from mediamix.errors import MediamixError
 from mediamix.model import forward, registry
 

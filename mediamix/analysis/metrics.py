@@ -35,6 +35,7 @@ import xarray as xr
 from mediamix.analysis.geo_draws import geo_total_draws, national_draws
 from mediamix.analysis.intervals import Interval, interval, summarize_draws
 from mediamix.analysis.response import MediaParameters, media_contributions
+from mediamix.analysis.windows import Window, current_spend, spend_columns, window_mask
 from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
 
@@ -59,68 +60,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-Window = tuple[Any, Any] | None
-
-
-def window_mask(result: FitResult, window: Window = None) -> npt.NDArray[np.bool_]:
-    """Which dates of the fit fall in ``window``.
-
-    Parameters
-    ----------
-    result : FitResult
-        The fit.
-    window : (start, end), optional
-        Inclusive date bounds (anything :class:`pandas.Timestamp` accepts; ``None`` for open).
-        The whole data range by default.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean mask over the fit's dates.
-
-    Raises
-    ------
-    MediamixError
-        If the window is malformed or holds no date of the fit.
-    """
-    dates = pd.DatetimeIndex(result.frame["date"])
-    if window is None:
-        return np.ones(len(dates), dtype=bool)
-    if not isinstance(window, tuple | list) or len(window) != 2:
-        raise MediamixError(f"window must be (start, end), got {window!r}")
-    try:
-        start, end = (None if w is None else pd.Timestamp(w) for w in window)
-    except (TypeError, ValueError) as exc:
-        raise MediamixError(f"window {window!r}: not dates ({exc})") from exc
-    mask = np.ones(len(dates), dtype=bool)
-    if start is not None:
-        mask &= dates >= start
-    if end is not None:
-        mask &= dates <= end
-    if not mask.any():
-        raise MediamixError(
-            f"window {window!r} holds no date of the fit ({dates[0].date()} to {dates[-1].date()})"
-        )
-    return mask
-
-
-def current_spend(result: FitResult, window: Window = None) -> pd.Series:
-    """Mean spend per period and channel over the window (the whole data range by default).
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by channel, currency per period (per week for weekly data).
-    """
-    rows = result.frame.loc[window_mask(result, window), ["date", *_spend_columns(result)]]
-    # a geo model's national spend per period is the sum over its geos' rows of that date
-    per_date = rows.groupby("date", sort=False).sum() if result.scalers.geos else rows.iloc[:, 1:]
-    return per_date.set_axis(result.channels, axis=1).mean().astype(np.float64).rename("spend")
-
-
-def _spend_columns(result: FitResult) -> list[str]:
-    """Each channel's spend column (currency): its ``spend`` column for an exposure channel."""
-    return [result.config.spend_column(c) for c in result.channels]
 
 
 def _spend_matrix(result: FitResult, spend: pd.DataFrame | npt.ArrayLike) -> tuple[FloatArray, Any]:
@@ -287,7 +226,7 @@ def roas_draws(result: FitResult, window: Window = None) -> xr.DataArray:
         in the window.
     """
     mask = window_mask(result, window)
-    spend = result.frame.loc[mask, _spend_columns(result)].sum().astype(np.float64).to_numpy()
+    spend = result.frame.loc[mask, spend_columns(result)].sum().astype(np.float64).to_numpy()
     contrib = national_draws(result, "channel_contribution")
     contrib = _stacked(contrib.isel(date=_date_mask(result, window)).sum("date"))
     total = xr.DataArray(spend, dims="channel", coords={"channel": result.channels})
@@ -348,7 +287,7 @@ def geo_contribution_share_draws(result: FitResult, window: Window = None) -> xr
 
 def _geo_spend(result: FitResult, window: Window) -> pd.DataFrame:
     rows = result.frame.loc[window_mask(result, window)]
-    return rows.groupby(result.scalers.geo_column, sort=False)[_spend_columns(result)].sum()
+    return rows.groupby(result.scalers.geo_column, sort=False)[spend_columns(result)].sum()
 
 
 def _require_geo(result: FitResult) -> list[str]:
@@ -387,7 +326,7 @@ def roas(result: FitResult, window: Window = None) -> pd.DataFrame:
         ``hdi_high``. NaN for a channel with no spend in the window.
     """
     mask = window_mask(result, window)
-    spend = result.frame.loc[mask, _spend_columns(result)].sum().astype(np.float64)
+    spend = result.frame.loc[mask, spend_columns(result)].sum().astype(np.float64)
     out = summarize_draws(roas_draws(result, window), result.config.hdi_prob)
     out.insert(0, "spend", spend.to_numpy())
     return out
@@ -430,7 +369,7 @@ def marginal_roas(
         out.insert(0, "spend", extra_spend)
         return out
     mask = window_mask(result, window)
-    base = result.frame[_spend_columns(result)].to_numpy(dtype=np.float64)
+    base = result.frame[spend_columns(result)].to_numpy(dtype=np.float64)
     raised = base.copy()
     raised[mask] *= 1.0 + step
     mp = MediaParameters.from_fit(result, draws)

@@ -10,7 +10,7 @@ tracking logs as PNG files).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mediamix.analysis import metrics
+from mediamix.analysis.axes import figure_of, one_axes
 from mediamix.analysis.geo_draws import national_draws
 from mediamix.analysis.scenarios import ResponseCurves, response_curves
 from mediamix.errors import MediamixError
@@ -44,20 +45,6 @@ __all__ = [
 AxesArg = Axes | Sequence[Axes] | None
 
 
-def _figure_of(ax: Axes) -> Figure:
-    fig: Any = ax.figure
-    while not isinstance(fig, Figure):  # a SubFigure: climb to the figure that holds it
-        fig = fig.figure
-    return fig
-
-
-def _one_axes(ax: Axes | None, figsize: tuple[float, float] = (10, 4.5)) -> tuple[Figure, Axes]:
-    if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-        return fig, fig.add_subplot()
-    return _figure_of(ax), ax
-
-
 def _many_axes(ax: AxesArg, names: Sequence[str], width: float = 10) -> tuple[Figure, list[Axes]]:
     """One axes per name: a new column of panels, or the axes given (as many as names)."""
     if ax is None:
@@ -70,7 +57,7 @@ def _many_axes(ax: AxesArg, names: Sequence[str], width: float = 10) -> tuple[Fi
             f"need one axes per parameter {list(names)} ({len(names)}), got {len(given)}; "
             f"pass parameters=[...] to draw fewer"
         )
-    return _figure_of(given[0]), given
+    return figure_of(given[0]), given
 
 
 def _outcome_label(result: FitResult) -> str:
@@ -102,7 +89,7 @@ def plot_fit(result: FitResult, ax: Axes | None = None) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = _one_axes(ax)
+    fig, ax = one_axes(ax)
     prob, sc = result.config.hdi_prob, result.scalers
     dates = _dates(result)
     if "posterior_predictive" in result.idata.children:
@@ -150,7 +137,7 @@ def plot_contributions(result: FitResult, ax: Axes | None = None) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = _one_axes(ax)
+    fig, ax = one_axes(ax)
     table = metrics.contributions_over_time(result)
     wide = table.pivot(index="date", columns="component", values="mean")
     organic = result.config.organic_names
@@ -189,7 +176,7 @@ def plot_roas(result: FitResult, ax: Axes | None = None, marginal: bool = True) 
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = _one_axes(ax, (8, 1.0 + 0.8 * len(result.channels)))
+    fig, ax = one_axes(ax, (8, 1.0 + 0.8 * len(result.channels)))
     rows = {"ROAS": metrics.roas(result)}
     if marginal:
         rows["marginal ROAS"] = metrics.marginal_roas(result)
@@ -229,7 +216,7 @@ def plot_response_curves(
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = _one_axes(ax)
+    fig, ax = one_axes(ax)
     curves = curves or response_curves(result)
     for j, ch in enumerate(result.channels):
         c = curves.curves[curves.curves["channel"] == ch]
@@ -261,7 +248,7 @@ def plot_budget(allocation: Allocation, ax: Axes | None = None) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = _one_axes(ax, (9, 4.5))
+    fig, ax = one_axes(ax, (9, 4.5))
     names = list(allocation.allocation.index)
     x = np.arange(len(names))
     ax.bar(x - 0.2, allocation.current.to_numpy(), 0.4, label="current", color="0.6")

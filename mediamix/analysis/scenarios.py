@@ -97,10 +97,7 @@ def response_curves(
     prob = result.config.hdi_prob
     current = current_spend_of(result, window, by_geo=by_geo)
     names = list(current.index)
-    # a channel without current spend: up to its largest observed spend per period
-    largest = _largest_spend(result, by_geo)
-    top = np.where(current > 0, current * max_multiple, largest)
-    grid = np.linspace(0.0, 1.0, n_points)[:, None] * top[None, :]  # (point, channel)
+    grid = _grid(result, current, n_points, max_multiple, by_geo)  # (point, channel)
     values = np.stack([response.draws(row) for row in grid], axis=1)  # (draw, point, channel)
     da = xr.DataArray(
         values,
@@ -116,6 +113,15 @@ def response_curves(
     now.index = pd.Index(names, name="channel")
     now.insert(0, "spend", current.to_numpy())
     return ResponseCurves(curves=curves.reset_index(drop=True), current=now, hdi_prob=prob)
+
+
+def _grid(
+    result: FitResult, current: pd.Series, n_points: int, max_multiple: float, by_geo: bool
+) -> FloatArray:
+    """Spend per period ``(point, channel)``: 0 to ``max_multiple`` x current spend."""
+    # a channel without current spend: up to its largest observed spend per period
+    top = np.where(current > 0, current * max_multiple, _largest_spend(result, by_geo))
+    return np.asarray(np.linspace(0.0, 1.0, n_points)[:, None] * top[None, :], dtype=np.float64)
 
 
 def _largest_spend(result: FitResult, by_geo: bool) -> FloatArray:

@@ -72,21 +72,27 @@ def run_validate(args: argparse.Namespace) -> int:
         if run is not None:
             _log(args, report, figure)
             print(f"MLflow run {run.run_id}; {run.ui_command}")
+    _print(report, args.holdout_weeks)
+    print(f"wrote {out / 'validation.json'} and {out / 'validation.png'}")
+    return 0
+
+
+def _print(report: Any, holdout: int) -> None:
+    """The folds' table and the pooled scores (and a geo model's per-geo ones)."""
     print(report.table().to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
     s = report.scores
     print(
-        f"out of sample ({len(report.folds)} fold(s) x {args.holdout_weeks} periods): "
+        f"out of sample ({len(report.folds)} fold(s) x {holdout} periods): "
         f"MAPE {s['mape']:.2f}%  R2 {s['r2']:.3f}  CRPS {s['crps']:,.2f}  "
         f"{report.hdi_prob:.0%} HDI coverage {s['coverage']:.0%}"
     )
+    geos = report.geo_table()
     if geos is not None:
         print(
             f"per geo ({len(geos)} geos): median MAPE {geos['mape'].median():.2f}%, "
             f"MAPE from {geos['mape'].min():.2f}% to {geos['mape'].max():.2f}%, "
             f"{report.hdi_prob:.0%} HDI coverage {geos['coverage'].mean():.0%}"
         )
-    print(f"wrote {out / 'validation.json'} and {out / 'validation.png'}")
-    return 0
 
 
 def _log(args: argparse.Namespace, report: Any, figure: Any) -> None:
