@@ -852,3 +852,29 @@ def test_recovery_study_resumes_from_an_earlier_runs_fits(
             tmp_path,
             earlier={**earlier, "settings": {**earlier["settings"], "draws": 1000}},
         )
+
+
+def test_calibration_page_scores_each_channel_where_it_was_tested() -> None:
+    from bench.calibration import _tested_table
+
+    def fit(tested: list[str], errors: dict[str, tuple[float, float]]) -> dict[str, Any]:
+        side = {
+            k: {
+                ch: {"rel_error": e[i], "covered": e[i] < 0.2, "width": 1.0 - 0.5 * i}
+                for ch, e in errors.items()
+            }
+            for i, k in enumerate(("uncalibrated", "calibrated"))
+        }
+        return {"tests": [{"channel": ch} for ch in tested], **side}
+
+    fits = [
+        fit(["tv", "radio"], {"tv": (0.3, 0.05), "radio": (0.4, 0.25)}),
+        fit(["tv"], {"tv": (0.1, 0.15), "radio": (0.4, 0.3)}),
+    ]
+    lines = _tested_table(fits)
+    tv = next(line for line in lines if line.startswith("| tv |"))
+    assert tv == "| tv | 2 | 20.0% | 10.0% | 15.0% | 2 of 2 | 0.50 |"
+    radio = next(line for line in lines if line.startswith("| radio |"))
+    assert radio == "| radio | 1 | 40.0% | 25.0% | 25.0% | 0 of 1 | 0.50 |"
+    assert "1 of 3 tested (seed, channel) pairs are within 10 %" in "\n".join(lines)
+    assert _tested_table([]) == []
