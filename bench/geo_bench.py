@@ -73,17 +73,28 @@ GEO_DATASETS: dict[str, GeoDataset] = {
 }
 
 
+#: The prior of each channel's spread of log effects across geos: mean 0.33, mode 0.17, zero
+#: density at 0 (see ``config/model/geo_config.yaml``).
+GEO_SPREAD_PRIOR = {"dist": "Gamma", "alpha": 2.0, "beta": 6.0}
+
+
 def geo_model_config_dict(
     dataset: GeoDataset, data: GeoData, settings: FitSettings
 ) -> dict[str, Any]:
     """The mediamix model config for the dataset: the national one plus ``geo:``.
 
-    Centred geo effects, as in the shipped ``config/model/geo_config.yaml``: the generator's
-    geos differ enough (spread 0.2 over 104 weeks or more) for the centred form to mix better.
+    Centred geo effects and a zero-avoiding prior on their spread, as in the shipped
+    ``config/model/geo_config.yaml``: the generator's geos differ enough (spread 0.2 over 104
+    weeks or more) for the centred form to mix better, and the prior keeps a channel whose geo
+    effects the data barely separate out of the funnel at spread 0.
     """
     raw = model_config_dict(dataset.config(), settings)
-    geo = {"column": data.geo_column, "population": data.population_column, "effects": "centred"}
-    raw["geo"] = geo
+    raw["geo"] = {
+        "column": data.geo_column,
+        "population": data.population_column,
+        "effects": "centred",
+        "beta_spread": dict(GEO_SPREAD_PRIOR),
+    }
     return raw
 
 
