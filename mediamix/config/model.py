@@ -257,6 +257,9 @@ class TrendModelConfig(StrictModel):
     prior: PriorConfig = _prior("Normal", mu=0.0, sigma=0.2)
 
 
+EffectForm = Literal["non_centred", "centred"]
+
+
 class GeoModelConfig(StrictModel):
     """A geo-level (hierarchical) model: the column naming each row's geo, and its population.
 
@@ -266,20 +269,28 @@ class GeoModelConfig(StrictModel):
     spread of the geos' intercepts (model units) around the national one. ``effects`` chooses
     how ``beta_geo`` is sampled: ``non_centred`` (the default, ``beta * exp(sd * raw)``,
     ``raw ~ N(0, 1)``) or ``centred`` (``log beta_geo ~ Normal(log beta, sd)``; not with ROAS
-    priors, which need the non-centred form).
+    priors, which need every channel non-centred), for every channel, or per channel as a
+    mapping (``{tv: centred, radio: non_centred}``; channels not named are
+    non-centred).
     """
 
     column: str = Field(default="geo", min_length=1)
     population: str | None = Field(default=None, min_length=1)
     beta_spread: PriorConfig = _prior("HalfNormal", sigma=0.3)
     intercept_spread: PriorConfig = _prior("HalfNormal", sigma=0.5)
-    effects: Literal["non_centred", "centred"] = "non_centred"
+    effects: EffectForm | dict[str, EffectForm] = "non_centred"
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         self.beta_spread.require("positive", "geo.beta_spread")
         self.intercept_spread.require("positive", "geo.intercept_spread")
         return self
+
+    def effect_forms(self, channels: list[str]) -> list[EffectForm]:
+        """Each channel's form of ``beta_geo``, in the order of ``channels``."""
+        if isinstance(self.effects, str):
+            return [self.effects] * len(channels)
+        return [self.effects.get(c, "non_centred") for c in channels]
 
 
 class ModelConfig(StrictModel):
@@ -351,12 +362,8 @@ class ModelConfig(StrictModel):
                     f"organic_channels.{name}: exposure and spend are for paid channels; an "
                     "organic channel's own column is its media input and it has no spend"
                 )
-        roas = sorted(n for n, c in self.channels.items() if c.prior is not None)
-        if roas and self.geo is not None and self.geo.effects == "centred":
-            raise ValueError(
-                f"geo.effects: centred cannot be combined with ROAS priors (channels {roas}): a "
-                "prior on the national ROAS needs the non-centred geo effects (non_centred)"
-            )
+        if self.geo is not None:
+            self._check_geo_effects(self.geo)
         for name, entry in self.channels.items():
             if (entry.exposure is None) != (entry.spend is None):
                 raise ValueError(
@@ -378,6 +385,25 @@ class ModelConfig(StrictModel):
                 f"other than 'date'; repeated: {repeated}"
             )
         return self
+
+    def _check_geo_effects(self, geo: GeoModelConfig) -> None:
+        """Per-channel effect forms name channels; ROAS priors need the non-centred form."""
+        if isinstance(geo.effects, dict):
+            unknown = sorted(set(geo.effects) - set(self.channels))
+            if unknown:
+                raise ValueError(
+                    f"geo.effects names {unknown}, which are not channels; the channels are "
+                    f"{list(self.channels)}"
+                )
+        forms = dict(zip(self.channels, geo.effect_forms(list(self.channels)), strict=True))
+        roas = sorted(n for n, c in self.channels.items() if c.prior is not None)
+        centred = [n for n, form in forms.items() if form == "centred"]
+        if roas and centred:
+            raise ValueError(
+                f"geo.effects: centred (channels {centred}) cannot be combined with ROAS priors "
+                f"(channels {roas}): a prior on the national ROAS needs the non-centred geo "
+                "effects (non_centred) for every channel"
+            )
 
     @property
     def channel_names(self) -> list[str]:

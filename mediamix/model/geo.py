@@ -6,7 +6,8 @@ capita / one ``y_scale``)::
     mu_tg       = intercept + geo_intercept_g + trend_t + seasonality_t + controls_tg
                   + sum_c beta_geo_gc * saturation_c(adstock_c(spend_tgc / pop_g / spend_max_c))
     beta_geo_gc = beta_c * exp(beta_geo_sd_c * beta_geo_raw_gc),   beta_geo_raw ~ N(0, 1)
-                  (geo.effects: centred: log beta_geo_gc ~ Normal(log beta_c, beta_geo_sd_c))
+                  (geo.effects: centred: log beta_geo_gc ~ Normal(log beta_c, beta_geo_sd_c);
+                   or per channel, the centred channels' over dim ``channel_centred``)
     geo_intercept_g ~ Normal(0, geo_intercept_sd)   (centred: every period informs it)
     y_tg / pop_g / y_scale ~ Normal(mu_tg, sigma)   (or StudentT)
 
@@ -149,7 +150,16 @@ def geo_cube(md: ModelData, columns: list[str], per_capita: bool = False) -> Flo
 
 def _coords(md: ModelData) -> dict[str, Any]:
     rows = {"date": pd.DatetimeIndex(md.frame["date"].unique()), "geo": list(md.scalers.geos)}
-    return rows | shared_coords(md.config, md.scalers.index_levels)
+    coords = rows | shared_coords(md.config, md.scalers.index_levels)
+    assert md.config.geo is not None
+    names = md.config.channel_names
+    forms = md.config.geo.effect_forms(names)
+    if len(set(forms)) > 1:  # per-channel forms: each form's effects over its own channels
+        coords["channel_centred"] = [c for c, f in zip(names, forms, strict=True) if f == "centred"]
+        coords["channel_non_centred"] = [
+            c for c, f in zip(names, forms, strict=True) if f != "centred"
+        ]
+    return coords
 
 
 def _static(stages: list[list[forward.Group]], beta: Any) -> tuple[list[list[forward.Group]], Any]:
@@ -185,24 +195,44 @@ def _geo_beta(md: ModelData, beta: Any, name: str, dim: str) -> Any:
     """Per-(geo, channel) effects, log-normal around the national ``beta``.
 
     Non-centred (``exp(sd * raw)`` times ``beta``) by default; ``geo.effects: centred`` samples
-    ``log beta_geo ~ Normal(log beta, sd)``. Centred mixes better when the data pin each geo's
-    effect down (8 geos x 104 weeks, geo spread 0.2: no divergences against 7, twice the
-    smallest bulk ESS); non-centred when the geos barely differ (6 geos, spread 0.1: centred
-    diverged 13 times).
+    ``log beta_geo ~ Normal(log beta, sd)``, for every channel or for those a mapping names.
+    Centred mixes better when the data pin each geo's effect down (8 geos x 104 weeks, geo
+    spread 0.2: no divergences against 7, twice the smallest bulk ESS); non-centred when the
+    geos barely differ (6 geos, spread 0.1: centred diverged 13 times) or the data barely
+    separate one channel's geo effects (its ``beta_geo_sd`` mixes slowly in the centred form).
     """
     assert md.config.geo is not None
-    n_geo, n_channel = len(md.scalers.geos), len(md.config.channel_names)
-    if md.config.geo.effects == "centred":
-        spread = prior_rv(f"{name}_sd", [md.config.geo.beta_spread] * n_channel, dim)
+    names = md.config.channel_names
+    n_geo, n_channel = len(md.scalers.geos), len(names)
+    forms = md.config.geo.effect_forms(names)
+    spread = prior_rv(f"{name}_sd", [md.config.geo.beta_spread] * n_channel, dim)
+    centred = [j for j, f in enumerate(forms) if f == "centred"]
+    other = [j for j, f in enumerate(forms) if f != "centred"]
+    # one form for all: plain slices, so the graph gathers nothing
+    cols_c: Any = centred if other else slice(None)
+    cols_n: Any = other if centred else slice(None)
+    parts = []
+    if centred:
         log_geo = pm.Normal(
             f"{name}_log",
-            mu=pt.log(beta)[None, :],
-            sigma=spread[None, :],
-            dims=("geo", dim),
-            shape=(n_geo, n_channel),
+            mu=pt.log(beta)[None, cols_c],
+            sigma=spread[None, cols_c],
+            dims=("geo", f"{dim}_centred" if other else dim),
+            shape=(n_geo, len(centred)),
         )
-        return pm.Deterministic(name, pt.exp(log_geo), dims=("geo", dim))
-    value = pt.specify_shape(beta[None, :] * _geo_spread(md, name, dim), (n_geo, n_channel))
+        parts.append(pt.exp(log_geo))
+    if other:
+        raw = pm.Normal(
+            f"{name}_raw",
+            0.0,
+            1.0,
+            dims=("geo", f"{dim}_non_centred" if centred else dim),
+            shape=(n_geo, len(other)),
+        )
+        parts.append(beta[None, cols_n] * pt.exp(spread[None, cols_n] * raw))
+    order = np.argsort(centred + other)  # back to channel order
+    value = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=1)[:, order]
+    value = pt.specify_shape(value, (n_geo, n_channel))
     return pm.Deterministic(name, value, dims=("geo", dim))
 
 

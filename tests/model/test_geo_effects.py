@@ -73,3 +73,31 @@ def test_centred_effects_refuse_roas_priors() -> None:
 def test_unknown_effects_value_names_what_is_allowed() -> None:
     with pytest.raises(ConfigError, match="non_centred"):
         _config(effects="sideways")
+
+
+def test_per_channel_forms_put_each_channel_in_its_own_form() -> None:
+    model = build_model(geo_frame(), _config(effects={"search": "centred"}))
+    free = {v.name for v in model.free_RVs}
+    assert {"beta_geo_log", "beta_geo_raw"} <= free
+    assert model.named_vars_to_dims["beta_geo_log"] == ("geo", "channel_centred")
+    assert model.coords["channel_centred"] == ("search",)
+    assert model.coords["channel_non_centred"] == ("tv",)
+    point, (beta, sd, beta_geo) = _values(model, ["beta", "beta_geo_sd", "beta_geo"])
+    # tv (channel 0) non-centred, search (channel 1) centred, back in channel order
+    tv = beta[0] * np.exp(sd[0] * point["beta_geo_raw"][:, 0])
+    np.testing.assert_allclose(beta_geo[:, 0], tv, rtol=1e-12)
+    np.testing.assert_allclose(beta_geo[:, 1], np.exp(point["beta_geo_log"][:, 0]), rtol=1e-12)
+
+
+def test_per_channel_forms_must_name_channels() -> None:
+    with pytest.raises(ConfigError, match=r"geo.effects names \['podcast'\], which are not"):
+        _config(effects={"podcast": "centred"})
+    with pytest.raises(ConfigError, match="non_centred"):
+        _config(effects={"tv": "sideways"})
+
+
+def test_one_centred_channel_refuses_roas_priors() -> None:
+    raw = _roas_prior_config("non_centred")
+    raw["geo"]["effects"] = {"search": "centred"}  # tv has the ROAS prior, search is centred
+    with pytest.raises(ConfigError, match=r"centred \(channels \['search'\]\) .*\['tv'\]"):
+        parse_config(ModelConfig, raw)
