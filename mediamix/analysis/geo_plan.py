@@ -156,10 +156,16 @@ def _geo_rows(result: FitResult, plan: pd.DataFrame) -> tuple[pd.DataFrame, list
 
 
 def _history(result: FitResult, dates: pd.DatetimeIndex, geos: list[str], lag: int) -> FloatArray:
-    """Training media inputs ``(lag, geo, channel)`` before ``dates[0]``; 0 outside the data."""
+    """Training media inputs ``(lag, geo, channel)`` before ``dates[0]``; 0 outside the data.
+
+    The fit window's warm-up periods (before its first date) count as training periods.
+    """
     step = pd.Timedelta(days=PERIOD_DAYS[result.scalers.frequency])
     before = pd.DatetimeIndex([dates[0] - step * k for k in range(lag, 0, -1)]).astype(DATE_DTYPE)
-    frame, column = result.frame, str(result.scalers.geo_column)
+    column = str(result.scalers.geo_column)
+    frame = result.frame
+    if result.scalers.warmup:
+        frame = pd.concat([result.scalers.warmup_frame(), frame], ignore_index=True)
     out = []
     for geo in geos:
         rows = frame[frame[column].astype(str) == geo].set_index("date")[list(result.channels)]

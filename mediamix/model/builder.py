@@ -118,9 +118,12 @@ def _prepare(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
 
 def _geo_supports(config: ModelConfig) -> None:
     """Refuse what a geo model does not do yet, rather than ignore it."""
-    if config.window.start is not None or config.window.end is not None:
+    windowed = config.window.start is not None or config.window.end is not None
+    roas = sorted(n for n, c in config.channels.items() if c.prior is not None)
+    if windowed and roas:
         raise ConfigError(
-            "geo: window not supported for geo models yet; remove it or fit a national model"
+            f"geo: a fit window with ROAS priors (channels {roas}) is not supported for geo "
+            "models yet; remove the window or the ROAS priors"
         )
 
 

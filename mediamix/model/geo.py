@@ -42,12 +42,13 @@ from mediamix.config.model import ModelConfig
 from mediamix.data.columns import column_roles, exposure_inputs
 from mediamix.data.geo import validate_geo_frame
 from mediamix.data.geo_lift_tests import geo_lift_tests_for_data
-from mediamix.data.validation import infer_frequency
+from mediamix.data.validation import DataValidationError, infer_frequency
 from mediamix.model import forward
 from mediamix.model.calibration import lift_table, refuse_organic_roas, roas_beta
 from mediamix.model.geo_calibration import add_geo_lift_likelihood, geo_outcome_per_beta
 from mediamix.model.parameters import media_stages, prior_rv, scalar_rv, shared_coords
 from mediamix.model.scalers import FloatArray, ModelData, Scalers, fourier_features
+from mediamix.model.window import geo_fit_window
 
 __all__ = [
     "BY_GEO",
@@ -109,13 +110,21 @@ def prepare_geo_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
     frame = frame.drop(columns=[e for e, _ in exposed.values() if e in frame.columns])
     media = [*config.channels.values(), *config.organic_channels.values()]
     n_params = 2 + 2 * config.seasonality.yearly_order + int(config.trend.enabled)
-    clean, geos, population = validate_geo_frame(
-        frame,
-        geo_column=config.geo.column,
-        population=config.geo.population,
+    max_lag = max(c.adstock.l_max for c in media)
+    checks = {
+        "geo_column": config.geo.column,
+        "population": config.geo.population,
         **column_roles(config),
-        min_rows=max(max(c.adstock.l_max for c in media) + 1, n_params + 1),
-    )
+        "min_rows": max(max_lag + 1, n_params + 1),
+    }
+    clean, geos, population = validate_geo_frame(frame, **checks)
+    clean, warmup = geo_fit_window(clean, config, max_lag, checks["min_rows"])
+    if len(warmup) or len(clean["date"].unique()) < len(frame["date"].unique()):
+        try:  # the window's rows as a modeling frame of their own (spend, enough dates)
+            clean, geos, population = validate_geo_frame(clean, **checks)
+        except DataValidationError as exc:
+            w = config.window
+            raise DataValidationError(f"window {w.start} to {w.end}: {exc}") from None
     pop = clean[config.geo.column].map(population).to_numpy(dtype=np.float64)
     y = clean[config.outcome.name].to_numpy() / pop
     dates = pd.Series(clean["date"].unique())
@@ -134,6 +143,9 @@ def prepare_geo_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
         geo_column=config.geo.column,
         geos=geos,
         population=population,
+        warmup={c: warmup[c].astype(float).tolist() for c in warmup.columns[2:]}
+        if len(warmup)
+        else {},
     )
     return ModelData(frame=clean, scalers=scalers, config=config)
 
@@ -154,12 +166,32 @@ def _coords(md: ModelData) -> dict[str, Any]:
     assert md.config.geo is not None
     names = md.config.channel_names
     forms = md.config.geo.effect_forms(names)
+    if md.scalers.warmup:
+        coords["warmup"] = pd.DatetimeIndex(md.scalers.warmup_frame()["date"].unique())
     if len(set(forms)) > 1:  # per-channel forms: each form's effects over its own channels
         coords["channel_centred"] = [c for c, f in zip(names, forms, strict=True) if f == "centred"]
         coords["channel_non_centred"] = [
             c for c, f in zip(names, forms, strict=True) if f != "centred"
         ]
     return coords
+
+
+def _with_warmup(md: ModelData, values: Any, organic: bool = False) -> tuple[Any, int]:
+    """Media per capita ``(date, geo, media)`` with the fit window's warm-up periods in front.
+
+    Returns the values (unchanged without a window) and the number of warm-up periods, which
+    the caller slices off after the forward pass: their spend carries over into the window.
+    """
+    names = md.config.organic_names if organic else md.config.channel_names
+    if not md.scalers.warmup:
+        return values, 0
+    geos = md.scalers.geos
+    flat = np.column_stack([md.scalers.warmup[c] for c in names]).astype(np.float64)
+    pop = np.array([md.scalers.population[g] for g in geos])
+    cube = flat.reshape(-1, len(geos), len(names)) / pop[None, :, None]
+    name = "organic_warmup_per_capita" if organic else "spend_warmup_per_capita"
+    dims = ("warmup", "geo", "organic" if organic else "channel")
+    return pt.concatenate([pm.Data(name, cube, dims=dims), values], axis=0), cube.shape[0]
 
 
 def _static(stages: list[list[forward.Group]], beta: Any) -> tuple[list[list[forward.Group]], Any]:
@@ -293,9 +325,10 @@ def _organic(md: ModelData, per_row: Any) -> Any:
     n_geo, n_organic = len(sc.geos), len(cfg.organic_names)
     scale = pm.Data("organic_max", np.array([sc.organic_max[c] for c in cfg.organic_names]))
     organic = pm.Data("organic_media_per_capita", geo_cube(md, cfg.organic_names, True))
+    full, n_warm = _with_warmup(md, organic, organic=True)
     stages, beta = _static(*media_stages(cfg, organic=True))
     tiled = pt.specify_shape(pt.tile(beta[None, :], (n_geo, 1)), (n_geo, n_organic))
-    terms = forward.media_geo(organic, scale, stages, tiled)
+    terms = forward.media_geo(full, scale, stages, tiled)[n_warm:]
     _per_cell("organic_contribution", terms * per_row, ("date", "geo", "organic"))
     return terms
 
@@ -383,7 +416,9 @@ def build_geo_model(md: ModelData, config: ModelConfig) -> pm.Model:
         )
         # outcome units per (date, geo) cell: per capita model units times y_scale and population
         per_row = (y_scale * population)[None, :, None]
-        media, stages, beta_geo = _media(md, spend, spend_max, y_scale, population)
+        full, n_warm = _with_warmup(md, spend)
+        media, stages, beta_geo = _media(md, full, spend_max, y_scale, population)
+        media = media[n_warm:]
         _lift_tests(md, spend_max, y_scale, stages, beta_geo)
         _per_cell("channel_contribution", media * per_row, ("date", "geo", "channel"))
         base = _baseline(md, per_row)

@@ -43,19 +43,27 @@ class Scalers:
     geos: list[str] = field(default_factory=list)
     population: dict[str, float] = field(default_factory=dict)
     # media inputs (paid and organic) of the periods just before a fit window, oldest first:
-    # the carry-over into the window's first periods (see ``window`` in the README)
+    # the carry-over into the window's first periods (see ``window`` in the README); a geo
+    # model's per date and geo, date-major
     warmup: dict[str, list[float]] = field(default_factory=dict)
 
     def warmup_frame(self) -> pd.DataFrame:
         """The warm-up periods before ``start_date``: ``date`` and one column per media input.
 
+        A geo model's has a row per date and geo (date-major, geos in the fit's order) with the
+        geo column second.
+
         Empty (no rows) for a fit without a window, or with one that starts at the data's start.
         """
-        n = len(next(iter(self.warmup.values()), []))
+        per_date = max(len(self.geos), 1)  # a geo model's: one row per date and geo
+        n = len(next(iter(self.warmup.values()), [])) // per_date
         step = pd.Timedelta(days=PERIOD_DAYS[self.frequency])
         start = pd.Timestamp(self.start_date)
         dates = pd.DatetimeIndex([start - step * k for k in range(n, 0, -1)]).astype(DATE_DTYPE)
-        return pd.DataFrame({"date": dates, **self.warmup})
+        if not self.geos:
+            return pd.DataFrame({"date": dates, **self.warmup})
+        rows = {"date": dates.repeat(per_date), str(self.geo_column): self.geos * n}
+        return pd.DataFrame({**rows, **self.warmup})
 
     def to_json(self) -> str:
         """Serialise to JSON."""

@@ -16,7 +16,7 @@ import pandas as pd
 from mediamix.config.model import ModelConfig
 from mediamix.data.validation import DataValidationError, validate_frame
 
-__all__ = ["fit_window"]
+__all__ = ["fit_window", "geo_fit_window"]
 
 
 def _window_bound(dates: pd.Series, key: str, value: Any) -> pd.Timestamp:
@@ -106,3 +106,46 @@ def fit_window(
     except DataValidationError as exc:
         raise DataValidationError(f"window {start.date()} to {end.date()}: {exc}") from None
     return frame, warmup
+
+
+def geo_fit_window(
+    clean: pd.DataFrame, config: ModelConfig, max_lag: int, min_rows: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`fit_window` for a geo model's long frame: the same dates in every geo.
+
+    Parameters
+    ----------
+    clean : pandas.DataFrame
+        The validated long frame, sorted by date then geo.
+    config : ModelConfig
+        Its ``window`` and ``geo``.
+    max_lag : int
+        The longest adstock window of the model's channels.
+    min_rows : int
+        The fewest dates per geo the model can be fitted on.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        The window's rows (index reset; the caller checks them again as a modeling frame) and
+        the warm-up rows before it: ``date``, the geo column and the media inputs, sorted as
+        the frame is; no warm-up rows without a window.
+
+    Raises
+    ------
+    DataValidationError
+        If a bound lies outside the data or off its date grid, or the window holds too few
+        dates.
+    """
+    assert config.geo is not None
+    window, column = config.window, config.geo.column
+    keep = ["date", column, *config.channel_names, *config.organic_names]
+    if window.start is None and window.end is None:
+        return clean, clean.iloc[:0][keep]
+    dates = pd.Series(clean["date"].unique())
+    start, end = _bounds(dates, config, min_rows)
+    first = int(np.flatnonzero((dates >= start).to_numpy())[0])
+    before = dates.iloc[max(first - (max_lag - 1), 0) : first]
+    warmup = clean.loc[clean["date"].isin(before), keep].reset_index(drop=True)
+    inside = ((clean["date"] >= start) & (clean["date"] <= end)).to_numpy()
+    return clean.loc[inside].reset_index(drop=True), warmup
