@@ -382,8 +382,10 @@ def render_recovery(
             f"Geo datasets ({', '.join(geo_keys)}) are drawn with {len(geo_seeds)} data seeds "
             f"({geo_seeds[0]} to {geo_seeds[-1]}): new spend, noise, geo spend shares and geo "
             "effects around the same national response parameters each time. They are fitted "
-            "with the geo model; their national ROAS is the sum over geos, and each geo's ROAS "
-            "is also scored against its own truth.",
+            f"with the geo model (centred geo effects, a {_spread_prior()} prior on each "
+            "channel's spread of log effects across geos: `bench/geo_bench.py`); their national "
+            "ROAS is "
+            "the sum over geos, and each geo's ROAS is also scored against its own truth.",
             "",
         ]
         if geo_keys
@@ -452,6 +454,13 @@ def render_recovery(
         if "geo" in sm:
             out += render_geo_recovery(key, sm)
     return "\n".join(out)
+
+
+def _spread_prior() -> str:
+    from bench.geo_bench import GEO_SPREAD_PRIOR
+
+    p = GEO_SPREAD_PRIOR
+    return f"{p['dist']}({p['alpha']:g}, {p['beta']:g})"
 
 
 def _resumed_note(results: dict[str, Any]) -> list[str]:
