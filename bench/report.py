@@ -384,8 +384,7 @@ def render_recovery(
             "effects around the same national response parameters each time. They are fitted "
             f"with the geo model (centred geo effects, a {_spread_prior()} prior on each "
             "channel's spread of log effects across geos: `bench/geo_bench.py`); their national "
-            "ROAS is "
-            "the sum over geos, and each geo's ROAS is also scored against its own truth.",
+            "ROAS is the sum over geos, and each geo's ROAS is also scored against its own truth.",
             "",
         ]
         if geo_keys
