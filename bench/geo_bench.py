@@ -76,6 +76,8 @@ GEO_DATASETS: dict[str, GeoDataset] = {
 #: The prior of each channel's spread of log effects across geos: mean 0.33, mode 0.17, zero
 #: density at 0 (see ``config/model/geo_config.yaml``).
 GEO_SPREAD_PRIOR = {"dist": "Gamma", "alpha": 2.0, "beta": 6.0}
+#: How the geo effects are sampled (see ``geo.effects`` in the README).
+GEO_EFFECTS = "centred"
 
 
 def geo_model_config_dict(
@@ -92,7 +94,7 @@ def geo_model_config_dict(
     raw["geo"] = {
         "column": data.geo_column,
         "population": data.population_column,
-        "effects": "centred",
+        "effects": GEO_EFFECTS,
         "beta_spread": dict(GEO_SPREAD_PRIOR),
     }
     return raw

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.datasets import DATASETS, FitSettings, write_inputs
-from bench.geo_bench import GEO_DATASETS, write_geo_inputs
+from bench.geo_bench import GEO_DATASETS, GEO_EFFECTS, GEO_SPREAD_PRIOR, write_geo_inputs
 from bench.harness import run_fit
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -207,6 +207,7 @@ def recovery_study(
         "geo_seeds": geo_seeds,
         "jobs": jobs,
         "planned_fits": len(tasks),
+        "model": model_choices(),
     }
     if earlier:
         meta["resumed"] = {
@@ -232,6 +233,11 @@ def recovery_study(
     return results()
 
 
+def model_choices() -> dict[str, Any]:
+    """The model choices the bench makes in code (not in FitSettings): a resumed run must match."""
+    return {"geo_effects": GEO_EFFECTS, "geo_spread_prior": dict(GEO_SPREAD_PRIOR)}
+
+
 def resumable_fits(
     earlier: dict[str, Any], settings: FitSettings, tasks: list[tuple[str, int]]
 ) -> dict[tuple[str, int], dict[str, Any]]:
@@ -247,6 +253,11 @@ def resumable_fits(
     if differ:
         shown = ", ".join(f"{k} {theirs[k]!r} there, {ours[k]!r} here" for k in differ)
         raise SystemExit(f"--resume: the earlier run's settings differ ({shown})")
+    if earlier.get("model") != model_choices():
+        raise SystemExit(
+            f"--resume: the earlier run fitted another model ({earlier.get('model')!r}; this one "
+            f"{model_choices()!r}); run the study afresh"
+        )
     wanted = set(tasks)
     return {
         (f["dataset"], f["seed"]): f

@@ -834,6 +834,7 @@ def test_recovery_study_resumes_from_an_earlier_runs_fits(
         ],
         "machine": {"date": "2026-01-01 10:00 UTC", "load_average": [0.1, 0.2, 0.3]},
         "command": "python -m bench --study recovery --seeds 2",
+        "model": recovery.model_choices(),
     }
     out = recovery.recovery_study(["a"], [1, 2, 3], FitSettings(), tmp_path, earlier=earlier)
     assert ran == [("a", 2), ("a", 3)]  # the failed seed is fitted again, the kept one not
@@ -844,6 +845,9 @@ def test_recovery_study_resumes_from_an_earlier_runs_fits(
     page = render_recovery(out, "python -m bench --study recovery --resume x.json")
     assert "1 of the fits were kept from an earlier run" in page
     assert "2026-01-01 10:00 UTC, load average 0.10, 0.20, 0.30" in page
+    other = {**earlier, "model": {**earlier["model"], "geo_effects": "non_centred"}}
+    with pytest.raises(SystemExit, match="fitted another model"):
+        recovery.recovery_study(["a"], [1], FitSettings(), tmp_path, earlier=other)
     with pytest.raises(SystemExit, match="draws 1000 there, 50 here"):
         recovery.recovery_study(
             ["a"],
