@@ -388,16 +388,14 @@ class ModelConfig(StrictModel):
 
     def _check_geo_effects(self, geo: GeoModelConfig) -> None:
         """Per-channel effect forms name channels; ROAS priors need the non-centred form."""
-        if isinstance(geo.effects, dict):
-            unknown = sorted(set(geo.effects) - set(self.channels))
-            if unknown:
-                raise ValueError(
-                    f"geo.effects names {unknown}, which are not channels; the channels are "
-                    f"{list(self.channels)}"
-                )
-        forms = dict(zip(self.channels, geo.effect_forms(list(self.channels)), strict=True))
+        names = list(self.channels)
+        unknown = sorted(set(geo.effects) - set(names)) if isinstance(geo.effects, dict) else []
+        if unknown:
+            raise ValueError(
+                f"geo.effects names {unknown}, which are not channels; the channels are {names}"
+            )
         roas = sorted(n for n, c in self.channels.items() if c.prior is not None)
-        centred = [n for n, form in forms.items() if form == "centred"]
+        centred = [n for n, f in zip(names, geo.effect_forms(names), strict=True) if f == "centred"]
         if roas and centred:
             raise ValueError(
                 f"geo.effects: centred (channels {centred}) cannot be combined with ROAS priors "
