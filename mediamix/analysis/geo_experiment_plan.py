@@ -21,7 +21,6 @@ largest first: half the geos, whose sizes match the other half's (the controls).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -103,14 +102,8 @@ class GeoDesign:
     def __init__(self, result: FitResult, draws: int | None, geos: list[str] | None) -> None:
         full = GeoParameters.from_fit(result, draws)
         self.geos = _test_geos(full, geos)
+        self.gp = full.subset(self.geos)
         j = [full.geos.index(g) for g in self.geos]
-        self.gp = replace(
-            full,
-            geos=tuple(self.geos),
-            beta=full.beta[:, j],
-            population=full.population[j],
-            share=full.share[j],
-        )
         self.spend = geo_spend(result)[:, j]
         self.dates = pd.DatetimeIndex(result.frame["date"].unique())
         self.window = full.media.window

@@ -19,7 +19,7 @@ The media terms are :func:`mediamix.model.forward.media_geo` (via
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -211,7 +211,7 @@ def geo_plan_draws(
     first = rows[rows[column] == geos[0]].reset_index(drop=True)
     dates = _plan_dates(result, first)
     spend = _media_inputs(result, rows).reshape(len(dates), len(geos), -1)
-    gp = _subset(GeoParameters.from_fit(result, draws, media_units=True), geos)
+    gp = GeoParameters.from_fit(result, draws, media_units=True).subset(geos)
     lag = gp.media.window - 1 if history else 0
     if lag:
         spend = np.concatenate([_history(result, dates, geos, lag), spend], axis=0)
@@ -222,14 +222,6 @@ def geo_plan_draws(
     base = _baseline(result, rows, row_dates, idx, geos).reshape(len(idx), len(dates), -1)
     baseline = base * gp.population[None, None, :]
     return GeoPlanDraws(dates, geos, list(result.channels), baseline, contributions)
-
-
-def _subset(gp: GeoParameters, geos: list[str]) -> GeoParameters:
-    """The parameters of some geos only, in the given order."""
-    j = [gp.geos.index(g) for g in geos]
-    return replace(
-        gp, geos=tuple(geos), beta=gp.beta[:, j], population=gp.population[j], share=gp.share[j]
-    )
 
 
 def predict_geo_plan(

@@ -26,7 +26,7 @@ version from the fit, so callers need no branch.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -147,6 +147,17 @@ class GeoParameters:
         population = np.array([float(result.scalers.population.get(g, 1.0)) for g in geos])
         share = _shares(geo_spend(result, window).sum(axis=0), population)
         return cls(media, tuple(geos), beta, population, share)
+
+    def subset(self, geos: list[str]) -> GeoParameters:
+        """The parameters of some geos only, in the given order."""
+        j = [self.geos.index(g) for g in geos]
+        return replace(
+            self,
+            geos=tuple(geos),
+            beta=self.beta[:, j],
+            population=self.population[j],
+            share=self.share[j],
+        )
 
 
 def _shares(totals: FloatArray, population: FloatArray) -> FloatArray:

@@ -70,14 +70,14 @@ def run_validate(args: argparse.Namespace) -> int:
         figure = plot_report(report, frame, config.outcome.name)
         figure.savefig(out / "validation.png", dpi=110)
         if run is not None:
-            _log(args, report, figure)
+            _log(args, report, figure, geos)
             print(f"MLflow run {run.run_id}; {run.ui_command}")
-    _print(report, args.holdout_weeks)
+    _print(report, args.holdout_weeks, geos)
     print(f"wrote {out / 'validation.json'} and {out / 'validation.png'}")
     return 0
 
 
-def _print(report: Any, holdout: int) -> None:
+def _print(report: Any, holdout: int, geos: Any) -> None:
     """The folds' table and the pooled scores (and a geo model's per-geo ones)."""
     print(report.table().to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
     s = report.scores
@@ -86,7 +86,6 @@ def _print(report: Any, holdout: int) -> None:
         f"MAPE {s['mape']:.2f}%  R2 {s['r2']:.3f}  CRPS {s['crps']:,.2f}  "
         f"{report.hdi_prob:.0%} HDI coverage {s['coverage']:.0%}"
     )
-    geos = report.geo_table()
     if geos is not None:
         print(
             f"per geo ({len(geos)} geos): median MAPE {geos['mape'].median():.2f}%, "
@@ -95,14 +94,13 @@ def _print(report: Any, holdout: int) -> None:
         )
 
 
-def _log(args: argparse.Namespace, report: Any, figure: Any) -> None:
+def _log(args: argparse.Namespace, report: Any, figure: Any, geos: Any) -> None:
     """Scores (pooled and per fold), the settings and the figure, to the active MLflow run."""
     import mlflow
 
     metrics = {f"oos/{k}": v for k, v in report.scores.items()}
     for i, fold in enumerate(report.folds):
         metrics |= {f"oos/fold{i + 1}/{k}": v for k, v in fold.scores.items()}
-    geos = report.geo_table()
     if geos is not None:  # every geo has the same held-out periods: mean coverage is pooled
         metrics |= {
             "oos/geo/median_mape": float(geos["mape"].median()),
