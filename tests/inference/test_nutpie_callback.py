@@ -50,7 +50,7 @@ def model() -> pm.Model:
 
 def _pymc_logp_and_grad(model: pm.Model, x: np.ndarray) -> tuple[float, np.ndarray]:
     """PyMC's own log-density and gradient at the flat point ``x`` (value-variable order)."""
-    point = model.initial_point()
+    point = model.initial_point(random_seed=7)
     names = [v.name for v in model.value_vars]
     offsets = np.cumsum([0, *(point[n].size for n in names)])
     at = {n: x[offsets[i] : offsets[i + 1]].reshape(point[n].shape) for i, n in enumerate(names)}

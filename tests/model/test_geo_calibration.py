@@ -41,7 +41,7 @@ def _by_hand(x: np.ndarray, alpha: float, lam: float, beta: float, x_max: float)
 
 
 def _point_values(model, names: list[str]):  # type: ignore[no-untyped-def]
-    point = model.initial_point()
+    point = model.initial_point(random_seed=7)
     point = {k: v + 0.1 * np.arange(v.size).reshape(v.shape) for k, v in point.items()}
     fn = model.compile_fn(
         [model[n] for n in names], inputs=model.value_vars, on_unused_input="ignore"

