@@ -17,11 +17,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from mediamix.analysis.geo_plan import geo_plan_draws
-from mediamix.config.model import ModelConfig
-from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult
 
-__all__ = ["GeoForecast", "date_blocks", "geo_forecast", "likelihood_noise", "refuse_geo_organic"]
+__all__ = ["GeoForecast", "date_blocks", "geo_forecast", "likelihood_noise"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -53,16 +51,6 @@ class GeoForecast:
     def national_draws(self) -> FloatArray:
         """Predictive draws of the national outcome ``(sample, date)``."""
         return np.asarray(self.draws.sum(axis=2), dtype=np.float64)
-
-
-def refuse_geo_organic(config: ModelConfig) -> None:
-    """A geo model with organic channels cannot be validated (its plans cannot be predicted)."""
-    if config.geo is not None and config.organic_channels:
-        raise MediamixError(
-            "validate: a geo model with organic channels cannot be validated out of sample "
-            f"(organic: {sorted(config.organic_channels)}); remove them or validate a national "
-            "model of the same data"
-        )
 
 
 def date_blocks(frame: pd.DataFrame) -> tuple[pd.DatetimeIndex, npt.NDArray[np.intp]]:
@@ -107,7 +95,7 @@ def geo_forecast(result: FitResult, test: pd.DataFrame) -> GeoForecast:
     column = str(sc.geo_column)
     plan = test.drop(columns=cfg.outcome.name)
     gd = geo_plan_draws(result, plan, draws=None, history=True)
-    expected = gd.baseline + gd.contributions.sum(axis=3)
+    expected = gd.outcome
     population = np.array([sc.population[g] for g in gd.geos])
     scale = sc.y_scale * population[None, None, :]
     draws = expected + likelihood_noise(result, expected.shape) * scale

@@ -19,13 +19,18 @@ The media terms are :func:`mediamix.model.forward.media_geo` (via
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mediamix.analysis.geo_response import GeoParameters, geo_media_contributions, is_geo_fit
+from mediamix.analysis.geo_response import (
+    GeoParameters,
+    geo_media_contributions,
+    geo_shares,
+    is_geo_fit,
+)
 from mediamix.analysis.predict import (
     DEFAULT_DRAWS,
     PlanDraws,
@@ -33,14 +38,16 @@ from mediamix.analysis.predict import (
     _baseline,
     _check_columns,
     _media_inputs,
+    _numeric,
     _plan_dates,
     _prediction_frame,
     _warn_far_dates,
 )
-from mediamix.analysis.response import draw_index
+from mediamix.analysis.response import MediaParameters, draw_index
 from mediamix.data.columns import plan_controls
 from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS
 from mediamix.inference.fit import FitResult
+from mediamix.model import forward
 
 __all__ = [
     "NATIONAL",
@@ -72,6 +79,10 @@ class GeoPlanDraws:
         ``(sample, date, geo)``.
     contributions : numpy.ndarray
         ``(sample, date, geo, channel)``.
+    organic_channels : list of str
+        Organic channel order of the last axis of ``organic`` (empty without organic media).
+    organic : numpy.ndarray or None
+        ``(sample, date, geo, organic)``; None without organic media.
     """
 
     dates: pd.DatetimeIndex
@@ -79,19 +90,33 @@ class GeoPlanDraws:
     channels: list[str]
     baseline: FloatArray
     contributions: FloatArray
+    organic_channels: list[str] = field(default_factory=list)
+    organic: FloatArray | None = None
+
+    @property
+    def outcome(self) -> FloatArray:
+        """Expected outcome per draw, date and geo, ``(sample, date, geo)``."""
+        extra = [] if self.organic is None else [self.organic]
+        return np.asarray(forward.mean(self.baseline, self.contributions, *extra))
 
     def geo(self, geo: str | None = None) -> PlanDraws:
         """The draws of one geo, or of all geos summed (``None``), as national draws are."""
+        organic = self.organic
         if geo is None:
             base, contrib = self.baseline.sum(axis=2), self.contributions.sum(axis=2)
+            organic = None if organic is None else organic.sum(axis=2)
         else:
             j = self.geos.index(geo)
             base, contrib = self.baseline[:, :, j], self.contributions[:, :, j, :]
-        return PlanDraws(self.dates, self.channels, base, contrib)
+            organic = None if organic is None else organic[:, :, j, :]
+        names = list(self.organic_channels)
+        return PlanDraws(self.dates, self.channels, base, contrib, names, organic)
 
 
 def split_national_plan(result: FitResult, plan: pd.DataFrame) -> pd.DataFrame:
     """A national plan as a geo plan: spend split at each channel's historical geo shares.
+
+    Organic media volume is split the same way, at each organic channel's historical shares.
 
     Parameters
     ----------
@@ -103,8 +128,9 @@ def split_national_plan(result: FitResult, plan: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per date and geo (date-major, geos in the fit's order); each channel's media
-        column is the national value times the geo's share, every other column is copied.
+        One row per date and geo (date-major, geos in the fit's order); each channel's (and
+        organic channel's) media column is the national value times the geo's share, every
+        other column is copied.
     """
     column = str(result.scalers.geo_column)
     gp = GeoParameters.from_fit(result, draws=1)
@@ -118,7 +144,21 @@ def split_national_plan(result: FitResult, plan: pd.DataFrame) -> pd.DataFrame:
             if name in long.columns:
                 values = pd.to_numeric(long[name], errors="coerce").to_numpy(np.float64)
                 long[name] = values * gp.share[codes, j]
+    organic = _organic_shares(result, geos)
+    for j, name in enumerate(cfg.organic_names):
+        if name in long.columns:
+            values = pd.to_numeric(long[name], errors="coerce").to_numpy(np.float64)
+            long[name] = values * organic[codes, j]
     return long
+
+
+def _organic_shares(result: FitResult, geos: list[str]) -> FloatArray:
+    """Each organic channel's historical share of its volume by geo ``(geo, organic)``."""
+    names, column = result.config.organic_names, str(result.scalers.geo_column)
+    frame = result.frame.assign(_geo=result.frame[column].astype(str))
+    totals = frame.groupby("_geo")[names].sum().reindex(geos).fillna(0.0)
+    population = np.array([float(result.scalers.population.get(g, 1.0)) for g in geos])
+    return geo_shares(totals.to_numpy(dtype=np.float64), population)
 
 
 def _geo_rows(result: FitResult, plan: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -155,20 +195,29 @@ def _geo_rows(result: FitResult, plan: pd.DataFrame) -> tuple[pd.DataFrame, list
     return rows.drop(columns=["_order", "_date"]).reset_index(drop=True), geos
 
 
-def _history(result: FitResult, dates: pd.DatetimeIndex, geos: list[str], lag: int) -> FloatArray:
-    """Training media inputs ``(lag, geo, channel)`` before ``dates[0]``; 0 outside the data.
+def _history(
+    result: FitResult,
+    dates: pd.DatetimeIndex,
+    geos: list[str],
+    lag: int,
+    names: list[str] | None = None,
+) -> FloatArray:
+    """Training media inputs ``(lag, geo, column)`` before ``dates[0]``; 0 outside the data.
+
+    ``names`` are the columns (default: the paid channels).
 
     The fit window's warm-up periods (before its first date) count as training periods.
     """
     step = pd.Timedelta(days=PERIOD_DAYS[result.scalers.frequency])
     before = pd.DatetimeIndex([dates[0] - step * k for k in range(lag, 0, -1)]).astype(DATE_DTYPE)
     column = str(result.scalers.geo_column)
+    names = list(result.channels) if names is None else names
     frame = result.frame
     if result.scalers.warmup:
         frame = pd.concat([result.scalers.warmup_frame(), frame], ignore_index=True)
     out = []
     for geo in geos:
-        rows = frame[frame[column].astype(str) == geo].set_index("date")[list(result.channels)]
+        rows = frame[frame[column].astype(str) == geo].set_index("date")[names]
         rows.index = pd.DatetimeIndex(rows.index).astype(DATE_DTYPE)
         out.append(rows.reindex(before).fillna(0.0).to_numpy(dtype=np.float64))
     return np.stack(out, axis=1)
@@ -197,8 +246,6 @@ def geo_plan_draws(
         raise PlanError(f"the spend plan must be a pandas DataFrame, got {type(plan).__name__}")
     if not is_geo_fit(result):
         raise PlanError("this fit has no geos; predict its plans with predict_plan")
-    if result.config.organic_names:
-        raise PlanError("plans for a geo fit with organic channels are not supported")
     column = str(result.scalers.geo_column)
     if column not in plan.columns:
         plan = split_national_plan(result, plan)
@@ -221,7 +268,35 @@ def geo_plan_draws(
     row_dates = pd.DatetimeIndex(np.repeat(dates.to_numpy(), len(geos)))
     base = _baseline(result, rows, row_dates, idx, geos).reshape(len(idx), len(dates), -1)
     baseline = base * gp.population[None, None, :]
-    return GeoPlanDraws(dates, geos, list(result.channels), baseline, contributions)
+    names = result.config.organic_names
+    organic = _organic(result, rows, dates, geos, draws, history) if names else None
+    return GeoPlanDraws(dates, geos, list(result.channels), baseline, contributions, names, organic)
+
+
+def _organic(
+    result: FitResult,
+    rows: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    geos: list[str],
+    draws: int | None,
+    history: bool,
+) -> FloatArray:
+    """Organic contributions ``(sample, date, geo, organic)``, outcome units.
+
+    Each geo's volume per capita goes through the national organic effect, as in the model,
+    carried over from its training volume when ``history``.
+    """
+    names = result.config.organic_names
+    volume = np.column_stack([_numeric(rows, c, "organic media") for c in names])
+    volume = volume.reshape(len(dates), len(geos), len(names))
+    params = MediaParameters.from_fit(result, draws=draws, organic=True)
+    beta = np.repeat(params.values["beta"][:, None, :], len(geos), axis=1)
+    population = np.array([float(result.scalers.population.get(g, 1.0)) for g in geos])
+    gp = GeoParameters(params, tuple(geos), beta, population, _organic_shares(result, geos))
+    lag = params.window - 1 if history else 0
+    if lag:
+        volume = np.concatenate([_history(result, dates, geos, lag, names), volume], axis=0)
+    return geo_media_contributions(gp, volume)[:, lag:]
 
 
 def predict_geo_plan(
@@ -265,8 +340,8 @@ def predict_geo_plan(
 def example_geo_plan(result: FitResult, periods: int = 4) -> pd.DataFrame:
     """A long plan for the ``periods`` periods after the training window, every geo.
 
-    Each geo and channel spends its mean over the last 13 training periods; controls and
-    index variables keep each geo's last training value.
+    Each geo and channel spends its mean over the last 13 training periods (organic media: its
+    mean volume); controls and index variables keep each geo's last training value.
     """
     frame, column = result.frame, str(result.scalers.geo_column)
     step = pd.Timedelta(days=PERIOD_DAYS[result.scalers.frequency])
@@ -279,6 +354,8 @@ def example_geo_plan(result: FitResult, periods: int = 4) -> pd.DataFrame:
             row: dict[str, object] = {"date": date, column: str(geo)}
             for ch in result.channels:
                 row[result.config.media_column(ch)] = float(round(recent[ch].mean(), 2))
+            for name in result.config.organic_names:
+                row[name] = float(round(recent[name].mean(), 2))
             for c in [*result.config.controls, *result.config.index_variables]:
                 row[c] = recent[c].iloc[-1]
             rows.append(row)

@@ -55,6 +55,7 @@ __all__ = [
     "current_spend_of",
     "geo_media_contributions",
     "geo_media_totals",
+    "geo_shares",
     "geo_spend",
     "is_geo_fit",
     "steady_state_response",
@@ -145,7 +146,7 @@ class GeoParameters:
         index = draw_index(post.sizes["chain"] * post.sizes["draw"], draws)
         beta = values.reshape(-1, len(geos), len(media.channels))[index]
         population = np.array([float(result.scalers.population.get(g, 1.0)) for g in geos])
-        share = _shares(geo_spend(result, window).sum(axis=0), population)
+        share = geo_shares(geo_spend(result, window).sum(axis=0), population)
         return cls(media, tuple(geos), beta, population, share)
 
     def subset(self, geos: list[str]) -> GeoParameters:
@@ -160,8 +161,21 @@ class GeoParameters:
         )
 
 
-def _shares(totals: FloatArray, population: FloatArray) -> FloatArray:
-    """Columns of ``totals`` (geo, channel) as shares; all-zero columns split by population."""
+def geo_shares(totals: FloatArray, population: FloatArray) -> FloatArray:
+    """Columns of ``totals`` (geo, channel) as shares; all-zero columns split by population.
+
+    Parameters
+    ----------
+    totals : numpy.ndarray
+        ``(geo, column)``: each geo's total of each column (spend, volume).
+    population : numpy.ndarray
+        ``(geo,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(geo, column)``, each column summing to 1.
+    """
     sums = totals.sum(axis=0, keepdims=True)
     by_population = np.broadcast_to((population / population.sum())[:, None], totals.shape)
     safe = np.where(sums > 0, sums, 1.0)

@@ -38,7 +38,6 @@ from mediamix.analysis.geo_holdout import (
     date_blocks,
     geo_forecast,
     likelihood_noise,
-    refuse_geo_organic,
 )
 from mediamix.analysis.predict import plan_draws
 from mediamix.config.model import ModelConfig
@@ -204,7 +203,6 @@ def cross_validate(
     MediamixError
         If the folds leave too little data to fit, or the data does not fit the config.
     """
-    refuse_geo_organic(config)
     frame, config = prepare_frame(frame, config)
     frame = frame.sort_values("date", kind="stable").reset_index(drop=True)
     dates, position = date_blocks(frame)  # a geo frame has one row per date and geo

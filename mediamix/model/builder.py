@@ -22,7 +22,6 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from mediamix.config.base import ConfigError
 from mediamix.config.model import ModelConfig
 from mediamix.data.columns import column_roles, exposure_inputs
 from mediamix.data.validation import infer_frequency, validate_frame
@@ -73,12 +72,9 @@ def prepare_data(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
     DataValidationError
         If the frame does not fit the config (see :mod:`mediamix.data.validation`).
     """
-    return _prepare_geo(frame, config) if config.geo is not None else _prepare(frame, config)
-
-
-def _prepare_geo(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
-    _geo_supports(config)
-    return geo.prepare_geo_data(frame, config)
+    if config.geo is not None:
+        return geo.prepare_geo_data(frame, config)
+    return _prepare(frame, config)
 
 
 def _prepare(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
@@ -114,17 +110,6 @@ def _prepare(frame: pd.DataFrame, config: ModelConfig) -> ModelData:
         warmup={c: warmup[c].tolist() for c in warmup.columns} if len(warmup) else {},
     )
     return ModelData(frame=clean, scalers=scalers, config=config)
-
-
-def _geo_supports(config: ModelConfig) -> None:
-    """Refuse what a geo model does not do yet, rather than ignore it."""
-    windowed = config.window.start is not None or config.window.end is not None
-    roas = sorted(n for n, c in config.channels.items() if c.prior is not None)
-    if windowed and roas:
-        raise ConfigError(
-            f"geo: a fit window with ROAS priors (channels {roas}) is not supported for geo "
-            "models yet; remove the window or the ROAS priors"
-        )
 
 
 def _windowed_media(

@@ -269,23 +269,28 @@ def _geo_beta(md: ModelData, beta: Any, name: str, dim: str) -> Any:
 
 
 def _media(
-    md: ModelData, spend: Any, spend_max: Any, y_scale: Any, population: Any
+    md: ModelData, spend: Any, n_warm: int, spend_max: Any, y_scale: Any, population: Any
 ) -> tuple[Any, ...]:
     """The paid media term per capita (date, geo, channel), its stages and ``beta_geo``.
 
-    With ROAS priors (:mod:`mediamix.model.geo_calibration`) ``beta`` is a deterministic of
-    ``roas`` and the geo spread, and the media term is the terms per unit of ``beta`` times it.
+    ``spend`` starts with ``n_warm`` warm-up periods, whose rows the term leaves out (their
+    spend carries over into the window). With ROAS priors
+    (:mod:`mediamix.model.geo_calibration`) ``beta`` is a deterministic of ``roas`` (over the
+    window) and the geo spread, and the media term is the terms per unit of ``beta`` times it.
     """
     cfg = md.config
     if not any(c.prior is not None for c in cfg.channels.values()):
         stages, beta = _static(*media_stages(cfg))
         beta_geo = _geo_beta(md, beta, "beta_geo", "channel")
-        return forward.media_geo(spend, spend_max, stages, beta_geo), stages, beta_geo
+        media = forward.media_geo(spend, spend_max, stages, beta_geo)[n_warm:]
+        return media, stages, beta_geo
     refuse_organic_roas(cfg)
     names = cfg.channel_names
     stages, _ = _static(media_stages(cfg, hook=lambda _: None)[0], pt.ones(len(names)))
     spread = _geo_spread(md, "beta_geo", "channel")
-    terms, per_beta = geo_outcome_per_beta(spend, spend_max, stages, spread, population, y_scale)
+    terms, per_beta = geo_outcome_per_beta(
+        spend, spend_max, stages, spread, population, y_scale, skip=n_warm
+    )
     totals = geo_cube(md, [cfg.spend_column(c) for c in names]).sum(axis=(0, 1))
 
     def beta_rv(name: str, channels: Any, dim: str) -> Any:
@@ -417,8 +422,7 @@ def build_geo_model(md: ModelData, config: ModelConfig) -> pm.Model:
         # outcome units per (date, geo) cell: per capita model units times y_scale and population
         per_row = (y_scale * population)[None, :, None]
         full, n_warm = _with_warmup(md, spend)
-        media, stages, beta_geo = _media(md, full, spend_max, y_scale, population)
-        media = media[n_warm:]
+        media, stages, beta_geo = _media(md, full, n_warm, spend_max, y_scale, population)
         _lift_tests(md, spend_max, y_scale, stages, beta_geo)
         _per_cell("channel_contribution", media * per_row, ("date", "geo", "channel"))
         base = _baseline(md, per_row)

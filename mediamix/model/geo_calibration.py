@@ -172,6 +172,7 @@ def geo_outcome_per_beta(
     spread: Any,
     population: Any,
     y_scale: Any,
+    skip: int = 0,
 ) -> tuple[Any, Any]:
     """The media terms per unit of national ``beta``, and their outcome total per channel.
 
@@ -186,13 +187,17 @@ def geo_outcome_per_beta(
         effect relative to the national ``beta``.
     population, y_scale
         ``(geo,)`` and the outcome scale.
+    skip : int, default 0
+        Leading rows of ``media`` that are warm-up periods before the fit window: they carry
+        over into the window, but neither their terms nor their outcome are returned.
 
     Returns
     -------
     tuple
-        The terms ``(date, geo, channel)`` (model units; times ``beta`` they are the media
-        term) and ``(channel,)``: the national outcome over the data per unit of ``beta``.
+        The terms ``(date, geo, channel)`` of the rows after ``skip`` (model units; times
+        ``beta`` they are the media term) and ``(channel,)``: the national outcome over those
+        rows per unit of ``beta``.
     """
-    terms = forward.media_geo(media, spend_max, stages, spread)
+    terms = forward.media_geo(media, spend_max, stages, spread)[skip:]
     per_beta = y_scale * (terms.sum(axis=0) * population[:, None]).sum(axis=0)
     return terms, per_beta

@@ -9,27 +9,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mediamix.analysis.geo_holdout import geo_forecast, likelihood_noise
+from mediamix.analysis.geo_plan import geo_plan_draws
 from mediamix.analysis.holdout import cross_validate
 from mediamix.cli import main
-from mediamix.errors import MediamixError
 from mediamix.inference.fit import FitResult, fit
 from tests.geo_fit import GEO_MODEL_CONFIG, small_geo_data, small_geo_model_config
+from tests.shared_geo_fit import GEOS, WEEKS, geo_frame, prior_geo_fit
 
 
-def test_a_geo_model_with_organic_channels_is_refused_before_fitting() -> None:
-    raw = small_geo_model_config().model_dump(mode="json", exclude_none=True)
-    config = type(small_geo_model_config()).model_validate(
-        {**raw, "organic_channels": ["newsletter"]}
-    )
-    called: list[object] = []
-    with pytest.raises(MediamixError, match=r"organic: \['newsletter'\]"):
-        cross_validate(
-            small_geo_data().data,
-            config,
-            holdout=4,
-            fit_fn=lambda *a: called.append(a),  # type: ignore[arg-type,return-value]
-        )
-    assert not called
+def test_a_geo_model_with_organic_channels_forecasts_with_its_organic_media() -> None:
+    frame = geo_frame(organic=True)
+    held = frame["date"] >= WEEKS[-4]
+    fit = prior_geo_fit(organic=True, frame=frame[~held])
+    test = frame[held]
+    forecast = geo_forecast(fit, test)
+    assert forecast.geos == list(GEOS)
+    np.testing.assert_allclose(forecast.national_actual, test.groupby("date")["sales"].sum())
+    gd = geo_plan_draws(fit, test.drop(columns="sales"), draws=None)
+    assert gd.organic is not None and np.abs(gd.organic).max() > 0
+    # the forecast is the expected outcome, organic media included, plus the likelihood's noise
+    population = np.array([GEOS[g] for g in gd.geos])
+    noise = likelihood_noise(fit, gd.outcome.shape) * fit.scalers.y_scale * population
+    np.testing.assert_allclose(forecast.draws, gd.outcome + noise, rtol=1e-10)
 
 
 @pytest.mark.slow

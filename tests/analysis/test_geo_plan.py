@@ -147,3 +147,54 @@ def test_geo_options_on_a_national_fit_are_clear_errors(prior_fit: FitResult) ->
         optimize_budget(national, 1000.0, by_geo=True)
     with pytest.raises(PlanError, match="this fit has no geos"):
         predict_geo_plan(national, frame)
+
+
+@pytest.fixture(scope="module")
+def organic_fit() -> FitResult:
+    return prior_geo_fit(organic=True)
+
+
+def test_organic_media_in_a_geo_plan_reproduce_the_model_draw_by_draw(
+    organic_fit: FitResult,
+) -> None:
+    gd = geo_plan_draws(organic_fit, organic_fit.frame, draws=None)
+    post = organic_fit.posterior
+    want = post["organic_contribution"].transpose("chain", "draw", "date", "geo", "organic")
+    assert gd.organic_channels == ["newsletter"] and gd.organic is not None
+    np.testing.assert_allclose(gd.organic, want.to_numpy().reshape(gd.organic.shape), rtol=1e-8)
+    assert np.abs(gd.organic).max() > 0
+    total = gd.baseline + gd.contributions.sum(axis=3) + gd.organic.sum(axis=3)
+    np.testing.assert_allclose(gd.outcome, total, rtol=1e-12)
+    # a plan after the data carries each geo's own training volume over
+    plan = example_geo_plan(organic_fit, periods=2)
+    assert "newsletter" in plan.columns
+    quiet = geo_plan_draws(organic_fit, plan.assign(newsletter=0.0), draws=5)
+    assert quiet.organic is not None and (quiet.organic[:, 0] != 0).any()
+    cold = geo_plan_draws(organic_fit, plan.assign(newsletter=0.0), draws=5, history=False)
+    assert cold.organic is not None and not cold.organic.any()
+
+
+def test_predictions_of_an_organic_geo_fit_add_up_every_term(organic_fit: FitResult) -> None:
+    out = predict_geo_plan(organic_fit, example_geo_plan(organic_fit, periods=2), draws=20)
+    parts = out[["baseline", "contribution_tv", "contribution_search", "contribution_newsletter"]]
+    np.testing.assert_allclose(out["prediction_mean"], parts.sum(axis=1), rtol=1e-9)
+    national = out[out["geo"] == NATIONAL].set_index("date")["contribution_newsletter"]
+    summed = out[out["geo"] != NATIONAL].groupby("date")["contribution_newsletter"].sum()
+    np.testing.assert_allclose(national, summed, rtol=1e-9)
+
+
+def test_a_national_plan_splits_organic_volume_at_its_geo_shares(organic_fit: FitResult) -> None:
+    totals = organic_fit.frame.groupby("geo")["newsletter"].sum()
+    plan = pd.DataFrame(
+        {"date": WEEKS[-1:] + pd.Timedelta(weeks=1), "tv": [10.0], "search": [5.0]}
+    ).assign(price=1.5, newsletter=600.0)
+    long = split_national_plan(organic_fit, plan).set_index("geo")
+    np.testing.assert_allclose(
+        long.loc[list(GEOS), "newsletter"], 600.0 * (totals / totals.sum())[list(GEOS)]
+    )
+    with pytest.raises(PlanError, match="missing organic media columns \\['newsletter'\\]"):
+        predict_geo_plan(organic_fit, example_geo_plan(organic_fit).drop(columns="newsletter"))
+    bad = example_geo_plan(organic_fit, periods=1)
+    bad.loc[1, "newsletter"] = -1.0
+    with pytest.raises(PlanError, match=r"organic media column 'newsletter'.*negative"):
+        predict_geo_plan(organic_fit, bad)

@@ -26,8 +26,10 @@ def _config(**extra: object) -> ModelConfig:
     return parse_config(ModelConfig, {**raw, **extra})
 
 
-def test_prior_predictive_national_roas_follows_the_configured_prior() -> None:
-    config = _config()
+@pytest.mark.parametrize("window", [None, str(WEEKS[6].date())])
+def test_prior_predictive_national_roas_follows_the_configured_prior(window: str | None) -> None:
+    # with a fit window, the ROAS is over the window; the warm-up spend before it carries over
+    config = _config(window={"start": window}) if window else _config()
     md = prepare_data(geo_frame(), config)
     with build_model(md, config) as model:
         prior = pm.sample_prior_predictive(draws=3000, random_seed=11)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mediamix.config.base import ConfigError, parse_config
+from mediamix.config.base import parse_config
 from mediamix.config.model import ModelConfig
 from mediamix.data.validation import DataValidationError
 from mediamix.model import forward, registry
@@ -92,12 +92,6 @@ def test_windows_that_cannot_be_fitted_are_refused() -> None:
         prepare_data(geo_frame(), _config(start="2022-01-03"))
     with pytest.raises(DataValidationError, match=r"holds 3 rows; this model needs at least"):
         prepare_data(geo_frame(), _config(start=str(WEEKS[27].date())))
-    raw = geo_config().model_dump(mode="json", exclude_unset=True)
-    raw["channels"] = {"tv": {"prior": {"roas": {"dist": "LogNormal", "mu": 0, "sigma": 1}}}}
-    raw["channels"]["search"] = {}
-    config = parse_config(ModelConfig, {**raw, "window": {"start": START}})
-    with pytest.raises(ConfigError, match=r"window with ROAS priors \(channels \['tv'\]\)"):
-        prepare_data(geo_frame(), config)
 
 
 def test_a_window_without_spend_on_a_channel_is_refused_naming_the_window() -> None:
