@@ -47,7 +47,6 @@ from mediamix.analysis.response import MediaParameters, draw_index
 from mediamix.data.columns import plan_controls
 from mediamix.data.frames import DATE_DTYPE, PERIOD_DAYS
 from mediamix.inference.fit import FitResult
-from mediamix.model import forward
 
 __all__ = [
     "NATIONAL",
@@ -64,40 +63,21 @@ NATIONAL = "national"
 
 
 @dataclass(frozen=True)
-class GeoPlanDraws:
+class GeoPlanDraws(PlanDraws):
     """Posterior draws of a geo plan's outcome, original outcome units.
+
+    The fields of :class:`~mediamix.analysis.predict.PlanDraws`, with a ``geo`` axis after the
+    date axis: ``baseline`` is ``(sample, date, geo)``, ``contributions`` ``(sample, date,
+    geo, channel)`` and ``organic`` ``(sample, date, geo, organic)``; so :attr:`outcome` is
+    ``(sample, date, geo)``.
 
     Attributes
     ----------
-    dates : pandas.DatetimeIndex
-        The plan's dates.
     geos : list of str
-        The plan's geos, in the fit's order.
-    channels : list of str
-        Channel order of the last axis of ``contributions``.
-    baseline : numpy.ndarray
-        ``(sample, date, geo)``.
-    contributions : numpy.ndarray
-        ``(sample, date, geo, channel)``.
-    organic_channels : list of str
-        Organic channel order of the last axis of ``organic`` (empty without organic media).
-    organic : numpy.ndarray or None
-        ``(sample, date, geo, organic)``; None without organic media.
+        The plan's geos, in the fit's order (keyword only).
     """
 
-    dates: pd.DatetimeIndex
-    geos: list[str]
-    channels: list[str]
-    baseline: FloatArray
-    contributions: FloatArray
-    organic_channels: list[str] = field(default_factory=list)
-    organic: FloatArray | None = None
-
-    @property
-    def outcome(self) -> FloatArray:
-        """Expected outcome per draw, date and geo, ``(sample, date, geo)``."""
-        extra = [] if self.organic is None else [self.organic]
-        return np.asarray(forward.mean(self.baseline, self.contributions, *extra))
+    geos: list[str] = field(kw_only=True)
 
     def geo(self, geo: str | None = None) -> PlanDraws:
         """The draws of one geo, or of all geos summed (``None``), as national draws are."""
@@ -270,7 +250,8 @@ def geo_plan_draws(
     baseline = base * gp.population[None, None, :]
     names = result.config.organic_names
     organic = _organic(result, rows, dates, geos, draws, history) if names else None
-    return GeoPlanDraws(dates, geos, list(result.channels), baseline, contributions, names, organic)
+    channels = list(result.channels)
+    return GeoPlanDraws(dates, channels, baseline, contributions, names, organic, geos=geos)
 
 
 def _organic(

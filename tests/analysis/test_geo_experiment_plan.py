@@ -22,6 +22,7 @@ from mediamix.analysis.geo_response import GeoParameters
 from mediamix.inference.fit import FitResult
 from mediamix.model.builder import build_model, prepare_data
 from mediamix.model.calibration import resolve_calibration
+from tests.experiment_checks import assert_precise_test_narrows_more
 from tests.shared_geo_fit import GEOS, WEEKS, geo_config, geo_frame, prior_geo_fit
 
 
@@ -74,14 +75,7 @@ def test_geo_plan_names_its_test_geos_and_a_precise_test_narrows_more() -> None:
     vague = plan_experiments(result, weeks=4, starts=2, se_fraction=5.0, draws=None)
     assert sorted(p["channel"] for p in precise) == ["search", "tv"]
     assert all(p["geo"] == "north;east" for p in precise)  # by size: north, (south), east
-    for p, v in zip(
-        sorted(precise, key=lambda r: r["channel"]),
-        sorted(vague, key=lambda r: r["channel"]),
-        strict=True,
-    ):
-        assert p["roas_hdi_width_expected"] < 0.8 * p["roas_hdi_width_now"]
-        assert v["roas_hdi_width_expected"] > 0.9 * v["roas_hdi_width_now"]
-        assert -0.8 - 1e-9 <= p["spend_change"] <= 0.8 + 1e-9
+    assert_precise_test_narrows_more(precise, vague)
     south = plan_experiments(result, weeks=4, starts=2, draws=None, geos=["south"])
     assert {p["geo"] for p in south} == {"south"}
 
