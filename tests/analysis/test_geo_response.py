@@ -10,8 +10,8 @@ from mediamix.analysis.constraints import BudgetError, resolve_bounds
 from mediamix.analysis.geo_response import (
     GeoParameters,
     GeoSteadyStateResponse,
-    _shares,
     geo_media_contributions,
+    geo_shares,
 )
 from mediamix.analysis.optimize import allocate
 from mediamix.analysis.response import PARAMETER_NAMES, ChannelTransform, MediaParameters
@@ -39,7 +39,7 @@ def synthetic(draws: int = 6, seed: int = 0) -> GeoParameters:
     )
     beta = rng.lognormal(np.log(0.3), 0.4, (draws, n_g, n_c))
     population = np.array([1000.0, 250.0, 20.0])
-    share = _shares(np.array([[500.0, 80.0], [300.0, 20.0], [200.0, 0.0]]), population)
+    share = geo_shares(np.array([[500.0, 80.0], [300.0, 20.0], [200.0, 0.0]]), population)
     return GeoParameters(media, GEOS, beta, population, share)
 
 
@@ -77,7 +77,7 @@ def test_shares_split_each_channel_and_fall_back_to_population() -> None:
     gp = synthetic()
     np.testing.assert_allclose(gp.share.sum(axis=0), [1.0, 1.0])
     np.testing.assert_allclose(gp.share[:, 0], [0.5, 0.3, 0.2])
-    zero = _shares(np.zeros((3, 1)), gp.population)
+    zero = geo_shares(np.zeros((3, 1)), gp.population)
     np.testing.assert_allclose(zero[:, 0], gp.population / gp.population.sum())
 
 
