@@ -19,7 +19,7 @@ The media terms are :func:`mediamix.model.forward.media_geo` (via
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -119,26 +119,26 @@ def split_national_plan(result: FitResult, plan: pd.DataFrame) -> pd.DataFrame:
     long.insert(1 if "date" in long.columns else 0, column, geos * len(plan))
     codes = np.tile(np.arange(len(geos)), len(plan))
     cfg = result.config
-    for j, channel in enumerate(result.channels):
-        for name in {cfg.media_column(channel), channel}:
-            if name in long.columns:
-                values = pd.to_numeric(long[name], errors="coerce").to_numpy(np.float64)
-                long[name] = values * gp.share[codes, j]
-    organic = _organic_shares(result, geos)
-    for j, name in enumerate(cfg.organic_names):
+    shares = {
+        name: gp.share[:, j]
+        for j, channel in enumerate(result.channels)
+        for name in {cfg.media_column(channel), channel}
+    }
+    if cfg.organic_names:
+        shares |= dict(zip(cfg.organic_names, _organic_shares(result, gp).T, strict=True))
+    for name, share in shares.items():
         if name in long.columns:
             values = pd.to_numeric(long[name], errors="coerce").to_numpy(np.float64)
-            long[name] = values * organic[codes, j]
+            long[name] = values * share[codes]
     return long
 
 
-def _organic_shares(result: FitResult, geos: list[str]) -> FloatArray:
+def _organic_shares(result: FitResult, gp: GeoParameters) -> FloatArray:
     """Each organic channel's historical share of its volume by geo ``(geo, organic)``."""
     names, column = result.config.organic_names, str(result.scalers.geo_column)
     frame = result.frame.assign(_geo=result.frame[column].astype(str))
-    totals = frame.groupby("_geo")[names].sum().reindex(geos).fillna(0.0)
-    population = np.array([float(result.scalers.population.get(g, 1.0)) for g in geos])
-    return geo_shares(totals.to_numpy(dtype=np.float64), population)
+    totals = frame.groupby("_geo")[names].sum().reindex(list(gp.geos)).fillna(0.0)
+    return geo_shares(totals.to_numpy(dtype=np.float64), gp.population)
 
 
 def _geo_rows(result: FitResult, plan: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -249,7 +249,7 @@ def geo_plan_draws(
     base = _baseline(result, rows, row_dates, idx, geos).reshape(len(idx), len(dates), -1)
     baseline = base * gp.population[None, None, :]
     names = result.config.organic_names
-    organic = _organic(result, rows, dates, geos, draws, history) if names else None
+    organic = _organic(result, rows, dates, gp, draws, history) if names else None
     channels = list(result.channels)
     return GeoPlanDraws(dates, channels, baseline, contributions, names, organic, geos=geos)
 
@@ -258,22 +258,22 @@ def _organic(
     result: FitResult,
     rows: pd.DataFrame,
     dates: pd.DatetimeIndex,
-    geos: list[str],
+    paid: GeoParameters,
     draws: int | None,
     history: bool,
 ) -> FloatArray:
     """Organic contributions ``(sample, date, geo, organic)``, outcome units.
 
     Each geo's volume per capita goes through the national organic effect, as in the model,
-    carried over from its training volume when ``history``.
+    carried over from its training volume when ``history``. ``paid`` gives the plan's geos
+    and their populations.
     """
-    names = result.config.organic_names
+    names, geos = result.config.organic_names, list(paid.geos)
     volume = np.column_stack([_numeric(rows, c, "organic media") for c in names])
     volume = volume.reshape(len(dates), len(geos), len(names))
     params = MediaParameters.from_fit(result, draws=draws, organic=True)
     beta = np.repeat(params.values["beta"][:, None, :], len(geos), axis=1)
-    population = np.array([float(result.scalers.population.get(g, 1.0)) for g in geos])
-    gp = GeoParameters(params, tuple(geos), beta, population, _organic_shares(result, geos))
+    gp = replace(paid, media=params, beta=beta, share=_organic_shares(result, paid))
     lag = params.window - 1 if history else 0
     if lag:
         volume = np.concatenate([_history(result, dates, geos, lag, names), volume], axis=0)
