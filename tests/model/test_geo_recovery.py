@@ -7,10 +7,10 @@ same fit checks the posterior's layout, the summary's geo section and the geo fi
 
 from __future__ import annotations
 
-import arviz_stats as azs
 import numpy as np
 import pytest
 from geo_fit import small_geo_fit
+from recovery_checks import hdi_allowing_mcse
 
 from mediamix.analysis.geo_plots import plot_roas_by_geo
 from mediamix.analysis.plots import figures_for_fit
@@ -46,24 +46,21 @@ def test_geo_fit_has_the_contract_layout() -> None:
     assert diag.r_hat_max < 1.05 and diag.divergences <= 5, diag
 
 
-def _bound_mcse(result, channel: str, prob: float) -> float:  # type: ignore[no-untyped-def]
-    """Monte Carlo standard error of the ``prob`` quantile of a channel's national ROAS."""
+def _national_roas(result, channel: str):  # type: ignore[no-untyped-def]
+    """Draws (chain, draw) of a channel's national ROAS."""
     post = result.posterior
     spend = result.frame[channel].sum()
-    roas = post["channel_contribution_national"].sel(channel=channel).sum("date") / spend
-    return float(azs.mcse(roas, method="quantile", prob=prob))
+    return post["channel_contribution_national"].sel(channel=channel).sum("date") / spend
 
 
 def test_national_roas_is_recovered_within_its_hdi_and_10_percent() -> None:
     data, result = small_geo_fit()
     summary = fit_summary(result)
-    tail = (1 - summary["hdi_prob"]) / 2
     for ch, truth in data.truth["channels"].items():
         roas = summary["channels"][ch]["roas"]
-        # the HDI's ends come from 800 draws: allow each end its Monte Carlo error (2 MCSE), so
-        # a truth at the edge of the posterior's HDI passes or fails on the posterior, not noise
-        low = roas["hdi_low"] - 2 * _bound_mcse(result, ch, tail)
-        high = roas["hdi_high"] + 2 * _bound_mcse(result, ch, 1 - tail)
+        low, high = hdi_allowing_mcse(
+            _national_roas(result, ch), roas["hdi_low"], roas["hdi_high"], summary["hdi_prob"]
+        )
         assert low <= truth["roas"] <= high, (ch, truth["roas"], roas)
         assert roas["mean"] == pytest.approx(truth["roas"], rel=0.10), ch
 
