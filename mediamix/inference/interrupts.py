@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -81,6 +82,15 @@ def interrupt_guard() -> Iterator[InterruptGuard]:
     previous: dict[signal.Signals, Any] = {}
     for sig in _SIGNALS:
         previous[sig] = signal.signal(sig, guard._handle)
+    unraisable = sys.unraisablehook
+
+    def quiet(info: Any) -> None:
+        # raised inside a finalizer (``__del__``), the interrupt cannot propagate: the guard has
+        # recorded it and check() raises it, so it is not printed as an ignored traceback
+        if not isinstance(info.exc_value, FitInterrupted):
+            unraisable(info)
+
+    sys.unraisablehook = quiet
     try:
         yield guard
     except Exception as exc:
@@ -89,6 +99,7 @@ def interrupt_guard() -> Iterator[InterruptGuard]:
             raise FitInterrupted(guard.signum) from exc
         raise
     finally:
+        sys.unraisablehook = unraisable
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     guard.check()
